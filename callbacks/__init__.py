@@ -1,0 +1,1 @@
+"""Cross-cutting analyses: a pure functional core plus thin Callbacks that attach to any run."""

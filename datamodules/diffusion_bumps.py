@@ -1,0 +1,138 @@
+"""DataModule for the Gaussian-bump diffusion experiments (diffusion_bumps spec, sections 2.1-2.2, 6).
+
+Training set: one image per centre of a (dx, dy) lattice, optionally subsampled to a fraction lambda.
+Validation and test sets: the fixed evaluation grid of integer conditions; the LightningModule
+generates one sample per condition there and scores it.
+
+Batches are `(image, condition)`: image (B, 1, N, N) in [-1, 1], condition (B, 2) = (mu_x, mu_y).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, TensorDataset
+
+from neurobolts.datamodules.gaussian_bumps import (
+    evaluation_grid,
+    lattice_centres,
+    render_bumps,
+    subsample,
+    to_model_range,
+)
+
+
+class DiffusionBumpsDataModule(LightningDataModule):
+    """Images of single 2D Gaussian bumps conditioned on their centre.
+
+    Args:
+        image_size: N (images are N x N).
+        sigma: bump width in pixels (both axes unless `sigma_y` is given).
+        sigma_y: optional separate width along y (an alternative imbalance).
+        dx, dy: lattice steps of the training centres along x and y; dx != dy gives the
+            imbalanced dataset of the spec (x seen at many more distinct values than y).
+        subsample_fraction: lambda, the fraction of the lattice kept for training.
+        periodic: bumps wrap around the borders (torus label space).
+        eval_margin: evaluation conditions are the integer centres at least this far from the border.
+        batch_size: global batch size; divided by the world size under DDP (must divide evenly).
+        eval_batch_size: conditions per validation/test batch (each gets one generated sample).
+        num_workers, pin_memory: DataLoader options.
+        seed: seed of the subsampling.
+    """
+
+    def __init__(
+        self,
+        image_size: int = 16,
+        sigma: float = 1.0,
+        sigma_y: float | None = None,
+        dx: float = 0.5,
+        dy: float = 0.5,
+        subsample_fraction: float = 1.0,
+        periodic: bool = False,
+        eval_margin: int = 1,
+        batch_size: int = 64,
+        eval_batch_size: int = 256,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(image_size, int) or image_size < 4:
+            raise ValueError(f"image_size must be an integer >= 4, got {image_size!r}")
+        for name, value in (("sigma", sigma), ("dx", dx), ("dy", dy)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if sigma_y is not None and not (math.isfinite(sigma_y) and sigma_y > 0):
+            raise ValueError(f"sigma_y must be a finite number > 0 or null, got {sigma_y!r}")
+        for name, value in (("dx", dx), ("dy", dy)):
+            if value > image_size:
+                raise ValueError(f"{name} must be <= image_size={image_size}, got {value!r}")
+        if not (0.0 < subsample_fraction <= 1.0):
+            raise ValueError(f"subsample_fraction must be in (0, 1], got {subsample_fraction!r}")
+        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.save_hyperparameters(logger=False)
+        self.image_size = image_size
+        self.sigma = float(sigma)
+        self.sigma_y = float(sigma_y) if sigma_y is not None else None
+        self.dx, self.dy = float(dx), float(dy)
+        self.subsample_fraction = float(subsample_fraction)
+        self.periodic = bool(periodic)
+        self.eval_margin = int(eval_margin)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.seed = seed
+        # Validate the grid now so a bad margin fails before training.
+        self.eval_conditions = evaluation_grid(image_size, self.eval_margin, self.periodic)
+        self.train_set: TensorDataset | None = None
+        self.eval_set: TensorDataset | None = None
+        self.batch_size_per_device = batch_size
+
+    def render(self, centres: torch.Tensor) -> torch.Tensor:
+        """Images in the model's [-1, 1] range for the given (n, 2) centres."""
+        images = render_bumps(centres, self.image_size, self.sigma, self.sigma_y, self.periodic)
+        return to_model_range(images)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.trainer is not None:
+            world = self.trainer.world_size
+            if self.batch_size % world != 0:
+                raise ValueError(
+                    f"data.batch_size={self.batch_size} is not divisible by the world size {world}"
+                )
+            self.batch_size_per_device = self.batch_size // world
+        if self.train_set is None:
+            centres = lattice_centres(self.image_size, self.dx, self.dy)
+            centres = subsample(centres, self.subsample_fraction, self.seed)
+            self.train_set = TensorDataset(self.render(centres), centres)
+            self.eval_set = TensorDataset(self.render(self.eval_conditions), self.eval_conditions)
+
+    def _loader(self, dataset: TensorDataset, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle and len(dataset) >= batch_size,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.batch_size_per_device, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.eval_set, self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.eval_set, self.eval_batch_size, shuffle=False)
+
+    def probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Probe protocol for analysis callbacks: (conditions, ground-truth factors) of the
+        evaluation grid; here the factors are the conditions (mu_x, mu_y) themselves."""
+        return self.eval_conditions.clone(), self.eval_conditions.clone()

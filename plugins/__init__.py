@@ -1,0 +1,1 @@
+"""The runtime: train/eval pipeline, instantiation, MLflow helpers, experiment discovery."""

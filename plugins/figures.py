@@ -1,0 +1,47 @@
+"""Logger-agnostic figure logging: MLflow artifacts when an MLFlowLogger is attached, PNG files in
+the run's output directory otherwise. Call on global rank zero only (no collectives inside)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def log_figure(trainer, figure, artifact_path: str) -> list[str]:
+    """Log a matplotlib figure under `artifact_path` (e.g. "figures/samples/step_000250.png").
+
+    Returns where it went: "mlflow:<run_id>/<path>" and/or a local file path. The figure is closed.
+    """
+    import matplotlib.pyplot as plt
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    destinations = []
+    try:
+        for logger in trainer.loggers:
+            if isinstance(logger, MLFlowLogger) and logger.run_id is not None:
+                logger.experiment.log_figure(logger.run_id, figure, artifact_path)
+                destinations.append(f"mlflow:{logger.run_id}/{artifact_path}")
+        if not destinations:
+            path = Path(trainer.default_root_dir) / artifact_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            figure.savefig(path, dpi=100, bbox_inches="tight")
+            destinations.append(str(path))
+    finally:
+        plt.close(figure)
+    return destinations
+
+
+def image_mosaic(images, columns: int):
+    """Tile (n, H, W) arrays into one (rows*H, columns*W) array, blank cells as NaN."""
+    import numpy as np
+
+    images = np.asarray(images, dtype=np.float32)
+    n, h, w = images.shape
+    rows = -(-n // columns)
+    canvas = np.full((rows * h, columns * w), np.nan, dtype=np.float32)
+    for k in range(n):
+        r, c = divmod(k, columns)
+        canvas[r * h : (r + 1) * h, c * w : (c + 1) * w] = images[k]
+    return canvas

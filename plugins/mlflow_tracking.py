@@ -1,0 +1,101 @@
+"""MLflow helpers: a logger factory with safe defaults, and logging of the resolved run config.
+
+Default store: `sqlite:///<project root>/mlflow.db` with artifacts in `<project root>/mlartifacts`
+(see ../shared/ECOSYSTEM_NOTES.md section 1: file stores are refused by mlflow >= 3.13, and sqlite
+without an artifact location writes into the CWD). `MLFLOW_TRACKING_URI` points at a server instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+log = logging.getLogger(__name__)
+
+LOCAL_SCHEMES = ("sqlite", "file", "")
+
+
+def _check_server_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail at once, naming the URI, when a tracking server does not answer (no silent fallback)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            pass
+    except urllib.error.HTTPError:
+        return  # the server answered, even if /health is not served
+    except (urllib.error.URLError, OSError) as exc:
+        raise ConnectionError(f"MLflow tracking server at {uri} is unreachable: {exc}") from exc
+
+
+def mlflow_logger(
+    experiment_name: str,
+    tracking_uri: str,
+    artifact_dir: str | None = None,
+    run_name: str | None = None,
+    tags: dict[str, Any] | None = None,
+    log_model: bool | str = True,
+):
+    """Build Lightning's MLFlowLogger.
+
+    Args:
+        experiment_name: MLflow experiment (created on first use).
+        tracking_uri: `sqlite:///path/mlflow.db`, `http(s)://host:port`, ...
+        artifact_dir: local artifact root, used only when the experiment is created in a local
+            (sqlite/file) store; a server decides its own artifact location.
+        run_name, tags: of the MLflow run.
+        log_model: log checkpoints as artifacts (True: the best/last ones at the end of training).
+    """
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    if not tracking_uri:
+        raise ValueError("logger.mlflow.tracking_uri must be set (or MLFLOW_TRACKING_URI exported)")
+    scheme = urlparse(tracking_uri).scheme
+    artifact_location = None
+    if scheme in LOCAL_SCHEMES:
+        if scheme == "sqlite":
+            db_path = tracking_uri[len("sqlite:///") :]
+            if db_path and db_path != ":memory:":
+                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        if artifact_dir:
+            artifact_location = Path(artifact_dir).resolve().as_uri()
+    elif scheme in ("http", "https"):
+        _check_server_reachable(tracking_uri)
+    return MLFlowLogger(
+        experiment_name=experiment_name,
+        run_name=run_name,
+        tracking_uri=tracking_uri,
+        tags=dict(tags) if tags else None,
+        log_model=log_model,
+        artifact_location=artifact_location,
+    )
+
+
+def log_run_config(trainer, cfg) -> None:
+    """Log the resolved config (without the hydra node) to every logger as hyperparameters and, for
+    MLflow, as `config/config.yaml` plus the command-line overrides. Rank zero only."""
+    from lightning.pytorch.loggers import MLFlowLogger
+    from omegaconf import OmegaConf
+
+    if not trainer.is_global_zero or not trainer.loggers:
+        return
+    container = OmegaConf.to_container(cfg, resolve=True)
+    container.pop("hydra", None)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(container)
+        if isinstance(logger, MLFlowLogger):
+            logger.experiment.log_text(logger.run_id, OmegaConf.to_yaml(container), "config/config.yaml")
+            overrides = _hydra_overrides()
+            if overrides is not None:
+                logger.experiment.log_text(logger.run_id, "\n".join(overrides) + "\n", "config/overrides.txt")
+
+
+def _hydra_overrides() -> list[str] | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return list(HydraConfig.get().overrides.task)

@@ -1,0 +1,85 @@
+"""The bump counter and the phase classes on hand-made images (spec section 2.7)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from neurobolts.datamodules.gaussian_bumps import render_bumps
+from neurobolts.lightning_modules.bump_scoring import (
+    PHASE_A,
+    PHASE_B,
+    PHASE_C,
+    GenerationScores,
+    find_peaks,
+    phase_milestones,
+    score_bumps,
+)
+
+
+def _image(centres):
+    if not centres:
+        return torch.zeros(1, 1, 16, 16)
+    return render_bumps(torch.tensor(centres), 16, 1.0).sum(0, keepdim=True).clamp(max=1.0)
+
+
+def test_counts_zero_one_and_two_bumps():
+    images = torch.cat([_image([]), _image([[5.0, 6.0]]), _image([[3.0, 3.0], [11.0, 12.0]])])
+    scores = score_bumps(images, torch.tensor([[5.0, 6.0]] * 3))
+    assert scores.num_peaks.tolist() == [0, 1, 2]
+    assert scores.phase.tolist() == [PHASE_A, PHASE_C, PHASE_A]
+
+
+def test_subpixel_centroid_and_tolerance():
+    images = _image([[6.4, 9.3]])
+    (x, y, _), = find_peaks(images[0, 0].numpy())
+    assert x == pytest.approx(6.4, abs=0.15) and y == pytest.approx(9.3, abs=0.15)
+    near = score_bumps(images, torch.tensor([[7.3, 9.0]]))
+    far = score_bumps(images, torch.tensor([[8.0, 9.0]]))
+    assert near.phase.item() == PHASE_C and far.phase.item() == PHASE_B
+    assert far.location_error.item() == pytest.approx(math.hypot(8.0 - x, 9.0 - y), rel=1e-5)
+
+
+def test_saturated_plateau_is_one_peak_and_weak_blobs_are_ignored():
+    img = np.zeros((16, 16), dtype=np.float32)
+    img[7:9, 7:9] = 1.0  # a clipped 2x2 plateau
+    img[2, 2] = 0.25  # below the 0.3 threshold
+    assert len(find_peaks(img)) == 1
+
+
+def test_periodic_scoring_wraps_distances():
+    images = render_bumps(torch.tensor([[0.0, 8.0]]), 16, 1.0, periodic=True)
+    flat = score_bumps(images, torch.tensor([[15.5, 8.0]]), periodic=False)
+    torus = score_bumps(images, torch.tensor([[15.5, 8.0]]), periodic=True)
+    assert torus.num_peaks.item() == 1 and torus.phase.item() == PHASE_C
+    assert flat.phase.item() != PHASE_C
+
+
+def test_generation_scores_accumulate_over_batches():
+    metric = GenerationScores()
+    cond = torch.tensor([[5.0, 6.0]])
+    metric.update(score_bumps(_image([[5.0, 6.0]]), cond))
+    metric.update(score_bumps(_image([[9.0, 6.0]]), cond))
+    metric.update(score_bumps(_image([]), cond))
+    out = metric.compute()
+    assert out["frac_A"].item() == pytest.approx(1 / 3)
+    assert out["frac_B"].item() == pytest.approx(1 / 3)
+    assert out["frac_C"].item() == pytest.approx(1 / 3)
+    assert out["loc_error"].item() == pytest.approx(2.0, abs=0.05)  # mean of ~0 and ~4
+
+
+def test_phase_milestones():
+    steps = [250, 500, 750, 1000, 1250]
+    m = phase_milestones(steps, [0.5, 0.8, 0.4, 0.1, 0.0], [0.0, 0.1, 0.55, 0.9, 0.97])
+    assert m["step_B_peak"] == 500 and m["step_C50"] == 750 and m["step_C95"] == 1250
+    assert m["order_ABC"] == 1.0
+    jump = phase_milestones(steps, [0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.6, 0.9, 0.96, 1.0])
+    assert jump["order_ABC"] == 0.0 and math.isnan(phase_milestones([1], [0.0], [0.2])["step_C50"])
+
+
+def test_bad_shapes_are_rejected():
+    with pytest.raises(ValueError, match="conditions must have shape"):
+        score_bumps(torch.zeros(2, 1, 16, 16), torch.zeros(3, 2))
+    with pytest.raises(ValueError, match="images must have shape"):
+        score_bumps(torch.zeros(2, 16, 16), torch.zeros(2, 2))

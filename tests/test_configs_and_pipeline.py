@@ -1,0 +1,117 @@
+"""Hydra configs, the train pipeline and its errors (composed through the Compose API)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.errors import MissingConfigException
+from omegaconf import open_dict
+
+from neurobolts.plugins.experiments import available_experiments
+from neurobolts.plugins.instantiate import ConfigError
+from neurobolts.plugins.pipeline import build, train
+
+FAST = ["logger=none", "callbacks=none", "trainer.fast_dev_run=true", "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false"]
+
+
+def test_packaged_experiments_are_discoverable():
+    assert {"diffusion_bumps", "diffusion_bumps_imbalanced", "diffusion_bumps_paper"} <= set(available_experiments())
+
+
+def test_searchpath_plugin_is_discovered_by_hydra():
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.search_path_plugin import SearchPathPlugin
+
+    names = [p.__name__ for p in Plugins.instance().discover(SearchPathPlugin)]
+    assert "NeuroboltsSearchPathPlugin" in names
+
+
+@pytest.mark.parametrize("experiment", available_experiments())
+def test_fast_dev_run_of_every_experiment(make_cfg, experiment):
+    overrides = [f"experiment={experiment}", *FAST]
+    if experiment.endswith("_paper"):
+        # the paper scale on the CPU: same config, CPU trainer, one tiny batch
+        overrides += ["trainer.accelerator=cpu", "trainer.precision=32-true", "data.batch_size=4",
+                      "data.eval_batch_size=8", "model.sampling_steps=2"]
+    cfg = make_cfg(overrides)
+    metrics, objects = train(cfg)
+    assert objects["trainer"].state.finished
+    assert "test/frac_C" in metrics and 0.0 <= metrics["test/frac_C"] <= 1.0
+
+
+def test_default_experiment_matches_the_cpu_setup(make_cfg):
+    cfg = make_cfg(["experiment=diffusion_bumps"])
+    assert cfg.data.image_size == 16 and cfg.data.sigma == 1.0 and cfg.data.dx == 0.5
+    assert cfg.model.num_timesteps == 200 and cfg.trainer.accelerator == "cpu"
+    assert cfg.logger.mlflow.tracking_uri.startswith("sqlite:///")
+    assert cfg.callbacks.model_checkpoint.monitor == "gen/frac_C"
+
+
+def test_mlflow_tracking_uri_comes_from_the_environment(make_cfg, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    cfg = make_cfg(["experiment=diffusion_bumps"])
+    assert cfg.logger.mlflow.tracking_uri == "http://127.0.0.1:5999"
+
+
+def test_unknown_experiment_lists_the_available_ones(make_cfg):
+    with pytest.raises(MissingConfigException) as info:
+        make_cfg(["experiment=diffusion_bumpz"])
+    assert "diffusion_bumps" in str(info.value) and "diffusion_bumpz" in str(info.value)
+
+
+def test_unknown_trainer_lists_the_available_ones(make_cfg):
+    with pytest.raises(MissingConfigException) as info:
+        make_cfg(["experiment=diffusion_bumps", "trainer=tpu_pod"])
+    assert "ddp_cpu" in str(info.value) and "multinode" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ("data.sigma=-1.0", r"`data`.*sigma must be a finite number > 0, got -1.0"),
+        ("data.dx=0", r"`data`.*dx must be a finite number > 0, got 0"),
+        ("data.subsample_fraction=1.5", r"`data`.*subsample_fraction must be in \(0, 1\]"),
+        ("data.image_size=18", r"`model`.*image_size=18 cannot be downsampled 2 times.*multiple of 4"),
+        ("model.sampler=euler", r"`model`.*sampler must be one of \('ddim', 'ddpm'\)"),
+        ("seed=abc", r"seed must be an integer"),
+        ("trainer.accelerator=quantum", r"`trainer`.*quantum"),
+    ],
+)
+def test_bad_values_fail_before_training_naming_the_field(make_cfg, override, match):
+    cfg = make_cfg(["experiment=diffusion_bumps", *FAST, override])
+    with pytest.raises(ConfigError, match=match):
+        build(cfg)
+
+
+def test_missing_model_group_is_named(make_cfg):
+    cfg = make_cfg(["experiment=diffusion_bumps", *FAST])
+    with open_dict(cfg):
+        cfg.model = None
+    with pytest.raises(ConfigError, match="config `model` is missing"):
+        build(cfg)
+
+
+def test_learning_rate_monitor_is_dropped_without_a_logger(make_cfg):
+    cfg = make_cfg(["experiment=diffusion_bumps", "logger=none", "trainer.fast_dev_run=true"])
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+
+    callbacks = build(cfg)["callbacks"]
+    assert not any(isinstance(c, LearningRateMonitor) for c in callbacks)
+    assert any(isinstance(c, ModelCheckpoint) for c in callbacks)
+
+
+def test_resume_from_last_checkpoint_with_weights_only(make_cfg, tmp_path):
+    """Train 20 steps, resume to 30 from last.ckpt (torch.load weights_only=True)."""
+    common = ["experiment=diffusion_bumps", "logger=none", "callbacks.rich_progress_bar=null",
+              "callbacks.model_summary=null", "trainer.enable_progress_bar=false", "trainer.val_check_interval=10",
+              "trainer.limit_val_batches=1", "data.eval_batch_size=16", "model.sampling_steps=2", "test=false"]
+    metrics, objects = train(make_cfg([*common, "trainer.max_steps=20"]))
+    assert objects["model"].generation_history["step"] == [10, 20]
+    last = tmp_path / "output" / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, weights_only=True)
+    assert ckpt["global_step"] == 20 and ckpt["generation_history"]["step"] == [10, 20]
+
+    metrics, objects = train(make_cfg([*common, "trainer.max_steps=30", f"ckpt_path={last}"]))
+    assert objects["trainer"].global_step == 30
+    assert objects["model"].generation_history["step"] == [10, 20, 30]
