@@ -40,6 +40,7 @@ class DiffusionBumpsDataModule(LightningDataModule):
         eval_batch_size: conditions per validation/test batch (each gets one generated sample).
         num_workers, pin_memory: DataLoader options.
         seed: seed of the subsampling.
+        probe_timestep, probe_seed: the fixed timestep and noise image of `probe_batch()`.
     """
 
     def __init__(
@@ -57,6 +58,8 @@ class DiffusionBumpsDataModule(LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         seed: int = 0,
+        probe_timestep: int = 100,
+        probe_seed: int = 0,
     ) -> None:
         super().__init__()
         if not isinstance(image_size, int) or image_size < 4:
@@ -87,6 +90,10 @@ class DiffusionBumpsDataModule(LightningDataModule):
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.seed = seed
+        if not isinstance(probe_timestep, int) or probe_timestep < 0:
+            raise ValueError(f"probe_timestep must be an integer >= 0, got {probe_timestep!r}")
+        self.probe_timestep = probe_timestep
+        self.probe_seed = probe_seed
         # Validate the grid now so a bad margin fails before training.
         self.eval_conditions = evaluation_grid(image_size, self.eval_margin, self.periodic)
         self.train_set: TensorDataset | None = None
@@ -132,7 +139,15 @@ class DiffusionBumpsDataModule(LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.eval_set, self.eval_batch_size, shuffle=False)
 
-    def probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Probe protocol for analysis callbacks: (conditions, ground-truth factors) of the
-        evaluation grid; here the factors are the conditions (mu_x, mu_y) themselves."""
-        return self.eval_conditions.clone(), self.eval_conditions.clone()
+    def probe_batch(self) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+        """Probe protocol for analysis callbacks: `((x_t, t, cond), factors)`.
+
+        The evaluation grid of conditions, all with the same fixed noise image x_t and the same
+        timestep (spec section 2.6), so the latents vary only with the condition; the factors are the
+        conditions (mu_x, mu_y). The model's forward is `forward(x_t, t, cond)`.
+        """
+        n = len(self.eval_conditions)
+        generator = torch.Generator().manual_seed(self.probe_seed)
+        noise = torch.randn((1, 1, self.image_size, self.image_size), generator=generator)
+        t = torch.full((n,), self.probe_timestep, dtype=torch.long)
+        return (noise.expand(n, -1, -1, -1).clone(), t, self.eval_conditions.clone()), self.eval_conditions.clone()

@@ -29,6 +29,8 @@ class BumpScores:
     location: torch.Tensor  # (n, 2) float32 (x, y) of the strongest peak; NaN if no peak
     phase: torch.Tensor  # (n,) int64 in {PHASE_A, PHASE_B, PHASE_C}
     location_error: torch.Tensor  # (n,) float32 Euclidean error of `location`; NaN if no peak
+    correct_x: torch.Tensor  # (n,) bool: exactly one peak, within tolerance of mu_x
+    correct_y: torch.Tensor  # (n,) bool: exactly one peak, within tolerance of mu_y
 
 
 def find_peaks(image: np.ndarray, threshold: float = 0.3, periodic: bool = False) -> list[tuple[float, float, float]]:
@@ -95,28 +97,47 @@ def score_bumps(
     delta = location - cond
     if periodic:
         delta = (delta + size / 2.0) % size - size / 2.0
-    within = np.all(np.abs(delta) <= tolerance, axis=1)
-    phase = np.where(num_peaks != 1, PHASE_A, np.where(within, PHASE_C, PHASE_B))
+    single = num_peaks == 1
+    within_axis = np.abs(delta) <= tolerance  # NaN (no peak) compares False
+    phase = np.where(~single, PHASE_A, np.where(within_axis.all(axis=1), PHASE_C, PHASE_B))
     error = np.sqrt((delta**2).sum(axis=1))
     return BumpScores(
         num_peaks=torch.from_numpy(num_peaks),
         location=torch.from_numpy(location),
         phase=torch.from_numpy(phase.astype(np.int64)),
         location_error=torch.from_numpy(error.astype(np.float32)),
+        correct_x=torch.from_numpy(single & within_axis[:, 0]),
+        correct_y=torch.from_numpy(single & within_axis[:, 1]),
     )
+
+
+def first_step_at_least(steps: list[int], values: list[float], threshold: float) -> float:
+    """The first step whose value is >= threshold (NaN when never reached)."""
+    return float(next((s for s, v in zip(steps, values, strict=True) if v >= threshold), float("nan")))
+
+
+def transition_width(steps: list[int], frac_c: list[float], low: float = 0.15, high: float = 0.75) -> float:
+    """Steps from the last evaluation with C < low to the first with C > high after it (NaN if none)."""
+    for i, c in enumerate(frac_c):
+        if c > high:
+            before = [steps[j] for j in range(i) if frac_c[j] < low]
+            return float(steps[i] - before[-1]) if before else float("nan")
+    return float("nan")
 
 
 def phase_milestones(steps: list[int], frac_b: list[float], frac_c: list[float]) -> dict[str, float]:
     """Milestones of a phase curve: the step of the B peak, the first steps with C >= 0.5 and
-    C >= 0.95 (NaN when never reached), and whether B peaked strictly before C passed 0.5."""
+    C >= 0.95 (NaN when never reached), whether B peaked strictly before C passed 0.5, and the width
+    of the B -> C transition (C < 15 % to C > 75 %, spec oracle 6)."""
     if not (len(steps) == len(frac_b) == len(frac_c)):
         raise ValueError("steps, frac_b and frac_c must have the same length")
     nan = float("nan")
     if not steps:
-        return {"step_B_peak": nan, "frac_B_peak": nan, "step_C50": nan, "step_C95": nan, "order_ABC": 0.0}
+        return {"step_B_peak": nan, "frac_B_peak": nan, "step_C50": nan, "step_C95": nan, "order_ABC": 0.0,
+                "transition_width": nan}
     i_peak = int(np.argmax(frac_b))
-    c50 = next((s for s, c in zip(steps, frac_c, strict=True) if c >= 0.5), nan)
-    c95 = next((s for s, c in zip(steps, frac_c, strict=True) if c >= 0.95), nan)
+    c50 = first_step_at_least(steps, frac_c, 0.5)
+    c95 = first_step_at_least(steps, frac_c, 0.95)
     ordered = float(frac_b[i_peak] > 0 and not np.isnan(c50) and steps[i_peak] < c50)
     return {
         "step_B_peak": float(steps[i_peak]),
@@ -124,14 +145,16 @@ def phase_milestones(steps: list[int], frac_b: list[float], frac_c: list[float])
         "step_C50": float(c50),
         "step_C95": float(c95),
         "order_ABC": ordered,
+        "transition_width": transition_width(steps, frac_c),
     }
 
 
 class GenerationScores(Metric):
     """Accumulates phase counts and location errors over batches (summed across DDP ranks).
 
-    `compute()` returns frac_A, frac_B, frac_C and loc_error (mean error of the single-peak
-    samples, B and C; NaN if there are none).
+    `compute()` returns frac_A, frac_B, frac_C, loc_error (mean error of the single-peak samples,
+    B and C; NaN if there are none) and the per-axis accuracies acc_x, acc_y (one peak, within
+    tolerance along that axis).
     """
 
     full_state_update = False
@@ -141,6 +164,7 @@ class GenerationScores(Metric):
         self.add_state("phase_counts", default=torch.zeros(3, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("error_sum", default=torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("error_count", default=torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("axis_correct", default=torch.zeros(2, dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, scores: BumpScores) -> None:
         phase = scores.phase.to(self.phase_counts.device)
@@ -149,9 +173,13 @@ class GenerationScores(Metric):
         errors = scores.location_error.to(self.error_sum.device, torch.float64)
         self.error_sum += errors[single].sum()
         self.error_count += single.sum()
+        correct = torch.stack([scores.correct_x, scores.correct_y]).to(self.axis_correct.device)
+        self.axis_correct += correct.sum(dim=1).to(torch.float64)
 
     def compute(self) -> dict[str, torch.Tensor]:
         total = self.phase_counts.sum().clamp(min=1.0)
         fracs = (self.phase_counts / total).float()
         loc = self.error_sum / self.error_count if self.error_count > 0 else torch.tensor(float("nan"))
-        return {"frac_A": fracs[0], "frac_B": fracs[1], "frac_C": fracs[2], "loc_error": loc.float()}
+        acc = (self.axis_correct / total).float()
+        return {"frac_A": fracs[0], "frac_B": fracs[1], "frac_C": fracs[2], "loc_error": loc.float(),
+                "acc_x": acc[0], "acc_y": acc[1]}

@@ -95,7 +95,9 @@ class DiffusionBumpsModule(LightningModule):
         self.val_scores = GenerationScores()
         self.test_scores = GenerationScores()
         # Phase curve over training: plain lists, saved in checkpoints (weights_only-safe).
-        self.generation_history: dict[str, list[float]] = {"step": [], "frac_A": [], "frac_B": [], "frac_C": []}
+        self.generation_history: dict[str, list[float]] = {
+            key: [] for key in ("step", "frac_A", "frac_B", "frac_C", "acc_x", "acc_y")
+        }
         self._figure_batch: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # ----------------------------------------------------------------------------- network
@@ -186,8 +188,8 @@ class DiffusionBumpsModule(LightningModule):
             return
         history = self.generation_history
         history["step"].append(int(self.global_step))
-        for key in ("frac_A", "frac_B", "frac_C"):
-            history[key].append(values[key])
+        for key in ("frac_A", "frac_B", "frac_C", "acc_x", "acc_y"):
+            history.setdefault(key, []).append(values[key])
         if self.trainer.is_global_zero and self._figure_batch is not None:
             self._log_sample_figure(values)
 
@@ -221,15 +223,17 @@ class DiffusionBumpsModule(LightningModule):
         samples, cond = self._figure_batch
         n = min(len(samples), self.hparams.figure_max_samples)
         columns = max(1, int(math.ceil(math.sqrt(n))))
-        size = samples.shape[-1]
-        mosaic = image_mosaic(samples[:n, 0].numpy(), columns)
-        fig, ax = plt.subplots(figsize=(6, 6 * mosaic.shape[0] / mosaic.shape[1] + 0.4))
-        ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        cell = samples.shape[-1] + 1  # one pixel of gap between samples
+        mosaic = image_mosaic(samples[:n, 0].numpy(), columns, gap=1)
+        fig, ax = plt.subplots(figsize=(8, 8 * mosaic.shape[0] / mosaic.shape[1] + 0.5))
+        cmap = plt.get_cmap("gray").copy()
+        cmap.set_bad("#3050a0")
+        ax.imshow(mosaic, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
         rows_cols = [divmod(k, columns) for k in range(n)]
         ax.scatter(
-            [c * size + float(cond[k, 0]) for k, (_, c) in enumerate(rows_cols)],
-            [r * size + float(cond[k, 1]) for k, (r, _) in enumerate(rows_cols)],
-            s=4, c="red", marker="+", linewidths=0.5,
+            [c * cell + float(cond[k, 0]) for k, (_, c) in enumerate(rows_cols)],
+            [r * cell + float(cond[k, 1]) for k, (r, _) in enumerate(rows_cols)],
+            s=14, c="#ff3030", marker="+", linewidths=0.8,
         )
         ax.set_axis_off()
         ax.set_title(

@@ -19,6 +19,7 @@ def log_figure(trainer, figure, artifact_path: str) -> list[str]:
 
     destinations = []
     try:
+        figure.tight_layout()
         for logger in trainer.loggers:
             if isinstance(logger, MLFlowLogger) and logger.run_id is not None:
                 logger.experiment.log_figure(logger.run_id, figure, artifact_path)
@@ -33,15 +34,18 @@ def log_figure(trainer, figure, artifact_path: str) -> list[str]:
     return destinations
 
 
-def image_mosaic(images, columns: int):
-    """Tile (n, H, W) arrays into one (rows*H, columns*W) array, blank cells as NaN."""
+def image_mosaic(images, columns: int, gap: int = 0):
+    """Tile (n, H, W) arrays into one array with `gap` NaN pixels between cells (blank cells NaN).
+
+    Cell k's top-left corner is at (row * (H + gap), col * (W + gap)) with row, col = divmod(k, columns).
+    """
     import numpy as np
 
     images = np.asarray(images, dtype=np.float32)
     n, h, w = images.shape
     rows = -(-n // columns)
-    canvas = np.full((rows * h, columns * w), np.nan, dtype=np.float32)
+    canvas = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap), np.nan, dtype=np.float32)
     for k in range(n):
         r, c = divmod(k, columns)
-        canvas[r * h : (r + 1) * h, c * w : (c + 1) * w] = images[k]
+        canvas[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = images[k]
     return canvas

@@ -37,7 +37,7 @@ def mlflow_logger(
     artifact_dir: str | None = None,
     run_name: str | None = None,
     tags: dict[str, Any] | None = None,
-    log_model: bool | str = True,
+    log_model: bool | str = False,
 ):
     """Build Lightning's MLFlowLogger.
 
@@ -47,7 +47,8 @@ def mlflow_logger(
         artifact_dir: local artifact root, used only when the experiment is created in a local
             (sqlite/file) store; a server decides its own artifact location.
         run_name, tags: of the MLflow run.
-        log_model: log checkpoints as artifacts (True: the best/last ones at the end of training).
+        log_model: Lightning's own checkpoint logging; the pipeline logs the best and last
+            checkpoints itself (`log_checkpoints`), so the default config sets it off.
     """
     from lightning.pytorch.loggers import MLFlowLogger
 
@@ -91,6 +92,30 @@ def log_run_config(trainer, cfg) -> None:
             overrides = _hydra_overrides()
             if overrides is not None:
                 logger.experiment.log_text(logger.run_id, "\n".join(overrides) + "\n", "config/overrides.txt")
+
+
+def log_checkpoints(trainer) -> list[str]:
+    """Log the best and the last checkpoint of every ModelCheckpoint to MLflow under `checkpoints/`.
+
+    (Lightning's `log_model=True` only scans the checkpoint callback that saved last, so with a
+    best-model and a latest-state checkpointer the best one would be missed.) Rank zero only.
+    """
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    if not trainer.is_global_zero:
+        return []
+    paths = []
+    for callback in trainer.callbacks:
+        if isinstance(callback, ModelCheckpoint):
+            for path in (callback.best_model_path, callback.last_model_path):
+                if path and Path(path).exists() and path not in paths:
+                    paths.append(path)
+    for logger in trainer.loggers:
+        if isinstance(logger, MLFlowLogger) and logger.run_id is not None:
+            for path in paths:
+                logger.experiment.log_artifact(logger.run_id, path, "checkpoints")
+    return paths
 
 
 def _hydra_overrides() -> list[str] | None:

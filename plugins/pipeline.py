@@ -14,7 +14,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from neurobolts.plugins.instantiate import ConfigError, instantiate_group, instantiate_node
-from neurobolts.plugins.mlflow_tracking import log_run_config
+from neurobolts.plugins.mlflow_tracking import log_checkpoints, log_run_config
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> tuple[dict[st
         if cfg.get("train", True):
             log.info("Starting training")
             trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=weights_only)
+            log_checkpoints(trainer)
         metrics = _metrics_as_floats(trainer.callback_metrics)
         if cfg.get("test", False):
             ckpt_path = None

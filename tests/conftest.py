@@ -39,3 +39,14 @@ def make_cfg(tmp_path):
 
     yield _make
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch.set_num_threads(1) for the test, restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

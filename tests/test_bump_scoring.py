@@ -13,8 +13,10 @@ from neurobolts.lightning_modules.bump_scoring import (
     PHASE_C,
     GenerationScores,
     find_peaks,
+    first_step_at_least,
     phase_milestones,
     score_bumps,
+    transition_width,
 )
 
 
@@ -74,8 +76,23 @@ def test_phase_milestones():
     m = phase_milestones(steps, [0.5, 0.8, 0.4, 0.1, 0.0], [0.0, 0.1, 0.55, 0.9, 0.97])
     assert m["step_B_peak"] == 500 and m["step_C50"] == 750 and m["step_C95"] == 1250
     assert m["order_ABC"] == 1.0
+    assert m["transition_width"] == 500  # C < 0.15 at 500, C > 0.75 at 1000
     jump = phase_milestones(steps, [0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.6, 0.9, 0.96, 1.0])
     assert jump["order_ABC"] == 0.0 and math.isnan(phase_milestones([1], [0.0], [0.2])["step_C50"])
+
+
+def test_per_axis_accuracy_and_first_step():
+    images = torch.cat([_image([[5.0, 6.0]]), _image([[5.0, 10.0]]), _image([[9.0, 10.0]]), _image([])])
+    scores = score_bumps(images, torch.tensor([[5.0, 6.0]] * 4))
+    assert scores.correct_x.tolist() == [True, True, False, False]
+    assert scores.correct_y.tolist() == [True, False, False, False]
+    metric = GenerationScores()
+    metric.update(scores)
+    out = metric.compute()
+    assert out["acc_x"].item() == pytest.approx(0.5) and out["acc_y"].item() == pytest.approx(0.25)
+    assert first_step_at_least([1, 2, 3], [0.1, 0.8, 0.9], 0.8) == 2
+    assert math.isnan(first_step_at_least([1, 2], [0.1, 0.2], 0.8))
+    assert math.isnan(transition_width([1, 2], [0.5, 0.9]))  # never below 15 % before
 
 
 def test_bad_shapes_are_rejected():

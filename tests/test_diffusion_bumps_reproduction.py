@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from neurobolts.callbacks import LatentManifoldOrdering
 from neurobolts.lightning_modules.bump_scoring import phase_milestones
 from neurobolts.plugins.pipeline import train
 
@@ -16,29 +17,44 @@ QUIET = ["logger=none", "callbacks.rich_progress_bar=null", "callbacks.model_sum
          "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
 
-def _history(make_cfg, seed: int, max_steps: int, test: bool = False) -> dict[str, list]:
+def _histories(make_cfg, seed: int, max_steps: int) -> tuple[dict[str, list], dict[str, list]]:
+    """(generation history, latent-manifold history) of one run of the experiment."""
     cfg = make_cfg(["experiment=diffusion_bumps", f"seed={seed}", f"trainer.max_steps={max_steps}",
-                    f"test={str(test).lower()}", *QUIET])
+                    "test=false", "callbacks.latent_manifold.log_embedding=false", *QUIET])
     _, objects = train(cfg)
-    return objects["model"].generation_history
+    manifold = next(c for c in objects["callbacks"] if isinstance(c, LatentManifoldOrdering))
+    return objects["model"].generation_history, manifold.history
 
 
 def test_phase_B_appears_before_positions_are_learned(make_cfg):
-    h = _history(make_cfg, seed=0, max_steps=750)
-    assert h["step"] == [250, 500, 750]
+    h, m = _histories(make_cfg, seed=0, max_steps=750)
+    assert h["step"] == [250, 500, 750] and m["step"] == [0, 250, 500, 750]
     # multi-bump / blank images vanish for most conditions ...
     assert h["frac_A"][-1] < 0.5
     # ... into one bump at the wrong place: B dominates while C is still low (oracle 6: B >= 50 %)
     i = max(range(3), key=lambda k: h["frac_B"][k])
     assert h["frac_B"][i] >= 0.5
     assert h["frac_C"][i] < 0.15
+    # the latent manifold: unstructured at step 0 (label A), collapsed to ~2 dimensions in B (oracle 7:
+    # PR <= 3), trustworthiness above its step-0 baseline
+    assert m["phase"][0] == 0 and 1.0 in m["phase"]
+    assert min(m["participation_ratio"][1:]) <= 3.0
+    assert m["trustworthiness"][-1] > m["trustworthiness"][0]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_full_run_reaches_phase_C_in_order(make_cfg, seed):
-    h = _history(make_cfg, seed=seed, max_steps=3000)
+    h, manifold = _histories(make_cfg, seed=seed, max_steps=3000)
     m = phase_milestones(h["step"], h["frac_B"], h["frac_C"])
     assert h["frac_C"][-1] >= 0.95
     assert m["frac_B_peak"] >= 0.5
     assert m["order_ABC"] == 1.0, m
+    # issue 4: trustworthiness >= 0.99 once C passes 0.5; PR about 2-3 in B; labels A -> B -> C
+    at = manifold["step"].index(m["step_C50"])
+    assert manifold["trustworthiness"][at] >= 0.99
+    b_steps = [i for i, s in enumerate(manifold["step"]) if 0 < s <= m["step_B_peak"]]
+    assert 1.5 <= min(manifold["participation_ratio"][i] for i in b_steps) <= 3.5
+    labels = manifold["phase"]
+    assert labels[0] == 0 and labels[-1] == 2 and 1.0 in labels
+    assert all(a <= b for a, b in zip(labels, labels[1:], strict=False)), labels

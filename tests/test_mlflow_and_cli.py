@@ -55,6 +55,9 @@ def test_mlflow_run_holds_params_metrics_figures_and_checkpoint(make_cfg, tmp_pa
         assert [m.step for m in history] == [10, 20], key
     assert [m.step for m in client.get_metric_history(run_id, "test/frac_C")]
     assert client.get_metric_history(run_id, "train/loss")
+    # the experiment's LatentManifoldOrdering callback: step-0 baseline, then every validation
+    for key in ("manifold/trustworthiness", "manifold/participation_ratio", "manifold/phase"):
+        assert [m.step for m in client.get_metric_history(run_id, key)] == [0, 10, 20], key
 
     def listing(path=None):
         out = []
@@ -65,8 +68,10 @@ def test_mlflow_run_holds_params_metrics_figures_and_checkpoint(make_cfg, tmp_pa
     artifacts = listing()
     assert "config/config.yaml" in artifacts
     assert "figures/samples/step_000010.png" in artifacts and "figures/samples/step_000020.png" in artifacts
-    assert "figures/phases.png" in artifacts
-    assert any(a.endswith(".ckpt") for a in artifacts), artifacts
+    assert "figures/phases.png" in artifacts and "figures/manifold/summary.png" in artifacts
+    checkpoints = [a for a in artifacts if a.startswith("checkpoints/")]
+    assert "checkpoints/last.ckpt" in checkpoints
+    assert any(a.startswith("checkpoints/best_step") and a.endswith(".ckpt") for a in checkpoints), artifacts
 
 
 def test_unreachable_tracking_server_fails_at_once_naming_the_uri(make_cfg):

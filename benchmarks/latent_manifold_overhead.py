@@ -1,0 +1,51 @@
+"""Overhead of the LatentManifoldOrdering callback on `experiment=diffusion_bumps`.
+
+Trains the same seed with and without the callback in this process (alternating, `--repeats` pairs)
+and prints the wall times and their ratio (issue 4's limit: under 5 % at the default cadence).
+
+    python benchmarks/latent_manifold_overhead.py [--max-steps 1000] [--repeats 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from common import QUIET, compose_experiment
+
+from neurobolts.plugins.pipeline import train
+
+LIMIT = 0.05
+
+
+def wall_seconds(with_callback: bool, max_steps: int, seed: int) -> float:
+    overrides = ["experiment=diffusion_bumps", f"seed={seed}", "test=false", f"trainer.max_steps={max_steps}",
+                 *QUIET]
+    if not with_callback:
+        overrides.append("callbacks.latent_manifold=null")
+    cfg = compose_experiment(overrides)
+    start = time.perf_counter()
+    train(cfg)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-steps", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    without, with_cb = [], []
+    for _ in range(args.repeats):
+        without.append(wall_seconds(False, args.max_steps, args.seed))
+        with_cb.append(wall_seconds(True, args.max_steps, args.seed))
+    base, cb = min(without), min(with_cb)
+    overhead = cb / base - 1.0
+    print(f"steps={args.max_steps} repeats={args.repeats} (best of each)")
+    print(f"without callback: {base:8.1f} s   with callback: {cb:8.1f} s")
+    print(f"ratio with/without: {cb / base:.3f}   overhead: {100 * overhead:.1f} %   "
+          f"overhead/limit(5 %): {overhead / LIMIT:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""LatentManifoldOrdering: the latent-manifold analysis of `callbacks/manifold.py` as a Callback.
+
+Every `every_n_steps` training steps (and once before training: the step-0 baseline) it runs a fixed
+probe through the model in eval mode under no_grad, captures the activation of one module with a
+forward hook (registered around the probe forward only, and removed in a `finally`), flattens it per
+probe point, computes the manifold metrics against the probe's ground-truth factors, classifies the
+phase relative to the baseline, and logs `manifold/<metric>` and `manifold/phase` at the global step.
+
+Where the probe comes from: the `probe=(inputs, factors)` argument, else the datamodule's
+`probe_batch()` returning `(inputs, factors)`. `inputs` is passed to the module's forward: a tuple or
+list is unpacked, a dict is passed as keywords, a tensor as one argument.
+
+Distributed: the analysis runs on global rank zero only, on the fixed probe (no collectives at all, so
+nothing can deadlock); results are logged once. The state is plain lists and floats, so checkpoints
+resume with `weights_only=True` and a resumed run keeps its baseline and history.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from lightning.pytorch import Callback
+
+from neurobolts.callbacks.manifold import PHASE_NAMES, PhaseRule, classify_phase, manifold_metrics
+from neurobolts.plugins.figures import log_figure
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TRACKED = ("gen/frac_A", "gen/frac_B", "gen/frac_C")
+
+
+def resolve_module(root: torch.nn.Module, path: str) -> torch.nn.Module:
+    """`root.get_submodule(path)` with an error that lists the available module paths."""
+    try:
+        return root.get_submodule(path)
+    except AttributeError:
+        names = [name for name, _ in root.named_modules() if name]
+        shown = ", ".join(names[:60]) + (f", ... ({len(names)} in all)" if len(names) > 60 else "")
+        raise ValueError(f"layer={path!r} is not a submodule of {type(root).__name__}; available: {shown}") from None
+
+
+def _move(inputs: Any, device: torch.device) -> Any:
+    if isinstance(inputs, torch.Tensor):
+        return inputs.to(device)
+    if isinstance(inputs, (list, tuple)):
+        return [_move(x, device) for x in inputs]
+    if isinstance(inputs, dict):
+        return {k: _move(v, device) for k, v in inputs.items()}
+    return inputs
+
+
+def _call(module: torch.nn.Module, inputs: Any) -> Any:
+    if isinstance(inputs, (list, tuple)):
+        return module(*inputs)
+    if isinstance(inputs, dict):
+        return module(**inputs)
+    return module(inputs)
+
+
+class LatentManifoldOrdering(Callback):
+    """Track how ordered a model's latent manifold is with respect to known factors.
+
+    Args:
+        layer: dotted path of the module whose output is the latent (e.g. "net.mid"); a tuple output
+            uses its first element.
+        feature_fn: alternatively, `feature_fn(pl_module, inputs) -> (n, ...) tensor` computes the latents.
+        probe: `(inputs, factors)`; default: the datamodule's `probe_batch()`.
+        every_n_steps: measurement cadence in global steps (plus the step-0 baseline).
+        k: neighbours for trustworthiness, continuity and kNN regression.
+        rule: phase thresholds (see `PhaseRule`).
+        track_metrics: logged metrics recorded after each validation for the fit-end figure
+            (e.g. the A/B/C generation fractions); absent ones are ignored.
+        log_embedding: log a PCA (and UMAP, if `umap-learn` is installed) figure at each measurement.
+    """
+
+    def __init__(
+        self,
+        layer: str | None = None,
+        feature_fn: Callable[[torch.nn.Module, Any], torch.Tensor] | None = None,
+        probe: tuple[Any, Any] | None = None,
+        every_n_steps: int = 250,
+        k: int = 5,
+        rule: PhaseRule | None = None,
+        track_metrics: tuple[str, ...] | list[str] = DEFAULT_TRACKED,
+        log_embedding: bool = True,
+    ) -> None:
+        super().__init__()
+        if (layer is None) == (feature_fn is None):
+            raise ValueError("give exactly one of layer=<dotted module path> or feature_fn=<callable>")
+        if not isinstance(every_n_steps, int) or every_n_steps < 1:
+            raise ValueError(f"every_n_steps must be a positive integer, got {every_n_steps!r}")
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        self.layer = layer
+        self.feature_fn = feature_fn
+        self.probe = probe
+        self.every_n_steps = every_n_steps
+        self.k = k
+        self.rule = rule or PhaseRule()
+        self.track_metrics = tuple(track_metrics)
+        self.log_embedding = log_embedding
+        # State (plain values only: checkpoints load with weights_only=True).
+        self.baseline: dict[str, float] | None = None
+        self.history: dict[str, list[float]] = {}
+        self.tracked: dict[str, list[float]] = {}
+        self._last_measured_step = -1
+
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(layer=self.layer, every_n_steps=self.every_n_steps, k=self.k)
+
+    # ------------------------------------------------------------------------------- probe
+    def _probe(self, trainer) -> tuple[Any, torch.Tensor]:
+        probe = self.probe
+        if probe is None:
+            datamodule = trainer.datamodule
+            if datamodule is None or not hasattr(datamodule, "probe_batch"):
+                raise ValueError(
+                    "LatentManifoldOrdering needs probe=(inputs, factors) or a datamodule with probe_batch()"
+                )
+            probe = datamodule.probe_batch()
+        if not isinstance(probe, (tuple, list)) or len(probe) != 2 or probe[1] is None:
+            raise ValueError("the probe must be a pair (inputs, factors) with ground-truth factors (n, k)")
+        return probe[0], torch.as_tensor(probe[1])
+
+    def compute_latents(self, pl_module, inputs: Any) -> torch.Tensor:
+        """Run the probe in eval mode under no_grad; returns (n, features) float32 on the CPU."""
+        was_training = pl_module.training
+        pl_module.eval()
+        captured: list[torch.Tensor] = []
+        handle = None
+        try:
+            with torch.no_grad():
+                inputs = _move(inputs, pl_module.device)
+                if self.feature_fn is not None:
+                    latents = self.feature_fn(pl_module, inputs)
+                else:
+                    target = resolve_module(pl_module, self.layer)
+
+                    def hook(module, args, output):
+                        captured.append(output[0] if isinstance(output, (tuple, list)) else output)
+
+                    handle = target.register_forward_hook(hook)
+                    _call(pl_module, inputs)
+                    if not captured:
+                        raise RuntimeError(f"layer {self.layer!r} was not called by the probe forward")
+                    latents = captured[-1]
+        finally:
+            if handle is not None:
+                handle.remove()
+            pl_module.train(was_training)
+        return latents.detach().float().cpu().reshape(latents.shape[0], -1)
+
+    # ------------------------------------------------------------------------------- hooks
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if self.layer is not None:
+            resolve_module(pl_module, self.layer)  # fail at once on a bad layer name
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if self.baseline is None:
+            self._measure(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        step = trainer.global_step
+        if step % self.every_n_steps == 0 and step != self._last_measured_step:
+            self._measure(trainer, pl_module)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        values = {k: trainer.callback_metrics[k] for k in self.track_metrics if k in trainer.callback_metrics}
+        if values:
+            self.tracked.setdefault("step", []).append(float(trainer.global_step))
+            for key, value in values.items():
+                self.tracked.setdefault(key, []).append(float(value))
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        if trainer.is_global_zero and self.history.get("step"):
+            self._log_summary_figure(trainer)
+
+    # ----------------------------------------------------------------------------- measure
+    def _measure(self, trainer, pl_module) -> None:
+        self._last_measured_step = trainer.global_step
+        if not trainer.is_global_zero:
+            return
+        inputs, factors = self._probe(trainer)
+        latents = self.compute_latents(pl_module, inputs)
+        if len(latents) != len(factors):
+            raise ValueError(f"the probe gave {len(latents)} latents but {len(factors)} factor rows")
+        metrics = manifold_metrics(latents, factors, self.k)
+        if self.baseline is None:
+            self.baseline = dict(metrics)
+        metrics["phase"] = float(classify_phase(metrics, self.baseline, self.rule))
+        step = trainer.global_step
+        self.history.setdefault("step", []).append(float(step))
+        for key, value in metrics.items():
+            self.history.setdefault(key, []).append(float(value))
+        for logger in trainer.loggers:
+            logger.log_metrics({f"manifold/{k}": v for k, v in metrics.items()}, step=step)
+        log.info("step %d: manifold phase %s, trustworthiness %.4f, PR %.2f", step,
+                 PHASE_NAMES[int(metrics["phase"])], metrics["trustworthiness"], metrics["participation_ratio"])
+        if self.log_embedding:
+            self._log_embedding_figure(trainer, latents, factors, step)
+
+    # ----------------------------------------------------------------------------- figures
+    def _log_embedding_figure(self, trainer, latents: torch.Tensor, factors: torch.Tensor, step: int) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+        from sklearn.decomposition import PCA
+
+        embeddings = {"PCA": PCA(n_components=2).fit_transform(latents.numpy())}
+        try:
+            import umap  # optional extra: pip install "neurobolts[umap]"
+
+            embeddings["UMAP"] = umap.UMAP(n_components=2, random_state=0).fit_transform(latents.numpy())
+        except ImportError:
+            pass
+        f = factors.reshape(len(factors), -1).numpy()
+        fig, axes = plt.subplots(len(embeddings), f.shape[1], figsize=(3.2 * f.shape[1], 3 * len(embeddings)),
+                                 squeeze=False)
+        for row, (name, emb) in enumerate(embeddings.items()):
+            for j in range(f.shape[1]):
+                ax = axes[row, j]
+                sc = ax.scatter(emb[:, 0], emb[:, 1], c=f[:, j], s=8, cmap="viridis")
+                fig.colorbar(sc, ax=ax, shrink=0.8)
+                ax.set_title(f"{name} coloured by factor {j}", fontsize=8)
+                ax.set_xticks([])
+                ax.set_yticks([])
+        phase = PHASE_NAMES[int(self.history["phase"][-1])]
+        fig.suptitle(f"{self.layer or 'features'} at step {step} (phase {phase})", fontsize=9)
+        log_figure(trainer, fig, f"figures/manifold/embedding_step_{step:06d}.png")
+
+    def _log_summary_figure(self, trainer) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        h = self.history
+        fig, axes = plt.subplots(3, 1, figsize=(7, 8), sharex=True)
+        for key in ("trustworthiness", "continuity", "distance_spearman"):
+            axes[0].plot(h["step"], h[key], marker="o", ms=3, label=key)
+        for key in sorted(k for k in h if k.startswith("knn_r2")):
+            axes[0].plot(h["step"], h[key], ls="--", lw=1, label=key)
+        axes[0].set_ylabel("order metrics")
+        axes[0].legend(fontsize=7)
+        axes[1].plot(h["step"], h["participation_ratio"], marker="o", ms=3, color="tab:purple")
+        axes[1].set_ylabel("participation ratio")
+        for key in (k for k in self.tracked if k != "step"):
+            axes[2].plot(self.tracked["step"], self.tracked[key], marker="o", ms=3, label=key)
+        axes[2].plot(h["step"], [p / 2 for p in h["phase"]], drawstyle="steps-post", color="k", lw=1.5,
+                     label="manifold phase (0 A, 0.5 B, 1 C)")
+        axes[2].set_ylabel("fraction / phase")
+        axes[2].set_xlabel("training step")
+        axes[2].legend(fontsize=7)
+        for ax in axes:
+            ax.grid(alpha=0.3)
+        fig.suptitle(f"Latent manifold of {self.layer or 'features'}", fontsize=9)
+        log_figure(trainer, fig, "figures/manifold/summary.png")
+
+    # ---------------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": dict(self.baseline) if self.baseline is not None else None,
+            "history": {k: list(v) for k, v in self.history.items()},
+            "tracked": {k: list(v) for k, v in self.tracked.items()},
+            "last_measured_step": self._last_measured_step,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.baseline = state_dict["baseline"]
+        self.history = {k: list(v) for k, v in state_dict["history"].items()}
+        self.tracked = {k: list(v) for k, v in state_dict["tracked"].items()}
+        self._last_measured_step = int(state_dict["last_measured_step"])
+

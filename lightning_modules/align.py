@@ -1,0 +1,197 @@
+"""Backprop-free training of wide networks: Align-zero and Align-ada (Boopathy & Fiete, ICML 2022;
+spec: papers/align.md). The rules themselves are in align_rules.py, the networks in align_networks.py.
+
+Manual optimisation: each step computes the chosen rule's update for every parameter of `net`,
+places it in `.grad` and takes an optimiser step (plain SGD in the paper). `frozen_net`, a copy of
+`net` at initialisation, supplies the Align rules' feedback path; it is saved in checkpoints and
+never changes. Every `cosine_every_n_steps` steps the backprop gradient of the same batch is also
+computed (for measurement only; it never enters the update) and its per-layer cosine with the
+applied update is recorded; at each validation the mean since the previous one is logged as
+`align/cos_layer<i>` (i from 1), with the relative weight change `align/weight_change_layer<i>`.
+
+Networks: "mlp" (NTKMLP, classification: outputs (B, classes), labels; MSE against one-hot - 0.1;
+`*/acc`) and "rnn" (NTKRNN, the Add task: outputs (B, T, 1), targets (B, T); squared error summed
+over time; `*/loss_over_chance`, the loss over the input-blind predictor's sum_t Var(y_t)).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+
+import torch
+from lightning.pytorch import LightningModule
+
+from neurobolts.datamodules.align_synthetic import add_task_chance_loss
+from neurobolts.lightning_modules.align_networks import NTKMLP, NTKRNN
+from neurobolts.lightning_modules.align_rules import (
+    align_update,
+    backprop_gradient,
+    check_rule,
+    layer_cosines,
+    onehot_mse,
+    relative_weight_change,
+    sequence_sse,
+)
+from neurobolts.plugins.figures import log_figure
+
+NETWORKS = ("mlp", "rnn")
+
+
+class AlignModule(LightningModule):
+    """Train an NTK network with rule = backprop | align_zero | align_ada.
+
+    Args:
+        optimizer: a partial optimizer taking the parameters (Hydra `_partial_: true`), e.g. SGD.
+        input_dim, output_dim: the data's feature and output sizes (classes, or 1 for the Add task).
+        rule: the learning rule.
+        network: "mlp" (classification) or "rnn" (the Add task).
+        width: hidden units (per hidden layer of the MLP; of the RNN's state).
+        depth: hidden layers of the MLP (ignored by the RNN).
+        activation: MLP nonlinearity, "relu" (the paper) or "tanh".
+        target_offset: classification targets are one-hot minus this (the paper: 0.1).
+        cosine_every_n_steps: how often to measure the update/backprop cosine (0: never).
+    """
+
+    def __init__(
+        self, optimizer: Callable, input_dim: int, output_dim: int, rule: str = "align_ada", network: str = "mlp",
+        width: int = 512, depth: int = 2, activation: str = "relu", target_offset: float = 0.1,
+        cosine_every_n_steps: int = 10,
+    ) -> None:
+        super().__init__()
+        check_rule(rule)
+        if network not in NETWORKS:
+            raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
+        if not isinstance(cosine_every_n_steps, int) or cosine_every_n_steps < 0:
+            raise ValueError(f"cosine_every_n_steps must be an integer >= 0, got {cosine_every_n_steps!r}")
+        self.save_hyperparameters(ignore=["optimizer"], logger=False)
+        self.automatic_optimization = False
+        if network == "mlp":
+            self.net = NTKMLP(input_dim, output_dim, width, depth, activation)
+        else:
+            self.net = NTKRNN(input_dim, width, output_dim)
+        self.frozen_net = copy.deepcopy(self.net).requires_grad_(False)
+        self.optimizer_factory = optimizer
+        self.layer_groups = self.net.layer_groups
+        # per-layer cosines measured during training: plain lists (weights_only-safe checkpoints)
+        self.alignment_history: dict[str, list] = {"step": [], "cos": []}
+        self._cos_since_validation: list[list[float]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.hparams.network == "mlp":
+            return onehot_mse(out, target, self.hparams.target_offset)
+        return sequence_sse(out, target)
+
+    # ---------------------------------------------------------------------------- training
+    def setup(self, stage: str) -> None:
+        if self.hparams.rule != "backprop" and self.trainer is not None and self.trainer.world_size > 1:
+            raise ValueError(f"model.rule={self.hparams.rule!r} runs on one device (it writes updates into .grad "
+                             f"outside DDP's gradient sync); got world size {self.trainer.world_size}")
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, target = batch
+        optimizer = self.optimizers()
+        optimizer.zero_grad(set_to_none=True)
+        rule = self.hparams.rule
+        if rule == "backprop":
+            out = self.net(x)
+            loss = self.loss(out, target)
+            self.manual_backward(loss)
+            update = {n: p.grad for n, p in self.net.named_parameters()}
+        else:
+            loss, out, update = align_update(rule, self.net, self.frozen_net, x, target, self.loss)
+            for name, p in self.net.named_parameters():
+                p.grad = update[name]
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss {loss.item()} at step {self.global_step} "
+                                     f"(rule {rule}); lower the learning rate")
+        every = self.hparams.cosine_every_n_steps
+        if every and self.global_step % every == 0:
+            reference = update if rule == "backprop" else backprop_gradient(self.net, x, target, self.loss)[2]
+            cosines = layer_cosines(update, reference, self.layer_groups)
+            self._cos_since_validation.append(cosines)
+            self.alignment_history["step"].append(int(self.global_step))
+            self.alignment_history["cos"].append(cosines)
+        optimizer.step()
+        self.log("train/loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True)
+        if self.hparams.network == "mlp":
+            self.log("train/acc", (out.argmax(1) == target).float().mean(), on_step=True, on_epoch=False)
+        return loss.detach()
+
+    # -------------------------------------------------------------------------- evaluation
+    def _evaluation_step(self, batch, prefix: str) -> None:
+        x, target = batch
+        out = self.net(x)
+        n = x.shape[0]
+        loss = self.loss(out, target)
+        self.log(f"{prefix}/loss", loss, on_epoch=True, sync_dist=True, batch_size=n)
+        if self.hparams.network == "mlp":
+            self.log(f"{prefix}/acc", (out.argmax(1) == target).float().mean(), on_epoch=True,
+                     sync_dist=True, batch_size=n, prog_bar=prefix == "val")
+        else:
+            chance = add_task_chance_loss(x.shape[1])
+            self.log(f"{prefix}/loss_over_chance", loss / chance, on_epoch=True, sync_dist=True, batch_size=n)
+            self.log(f"{prefix}/chance_loss", chance, on_epoch=True, sync_dist=True, batch_size=n)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._evaluation_step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._evaluation_step(batch, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        # identical on every rank (single-device rules, or backprop with synced gradients)
+        changes = relative_weight_change(self.net, self.frozen_net, self.layer_groups)
+        for i, value in enumerate(changes, start=1):
+            if not math.isnan(value):
+                self.log(f"align/weight_change_layer{i}", value)
+        if self._cos_since_validation:
+            means = torch.tensor(self._cos_since_validation, dtype=torch.float64).nanmean(dim=0)
+            for i, value in enumerate(means.tolist(), start=1):
+                if not math.isnan(value):
+                    self.log(f"align/cos_layer{i}", value)
+            self._cos_since_validation = []
+        self.log("step", float(self.global_step))
+
+    def on_train_end(self) -> None:
+        if self.trainer.is_global_zero and self.alignment_history["step"]:
+            self._log_alignment_figure()
+
+    def _log_alignment_figure(self) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        h = self.alignment_history
+        cos = torch.tensor(h["cos"], dtype=torch.float64)
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        for i in range(cos.shape[1]):
+            ax.plot(h["step"], cos[:, i].numpy(), marker="o", ms=2, label=f"layer {i + 1}")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("cos(update, backprop gradient)")
+        ax.set_ylim(-1.02, 1.02)
+        ax.axhline(0.0, color="k", lw=0.5)
+        ax.legend(fontsize=7)
+        ax.set_title(f"rule {self.hparams.rule}: per-layer alignment with backprop", fontsize=9)
+        log_figure(self.trainer, fig, "figures/alignment.png")
+
+    # ---------------------------------------------------------------------- optimisation
+    def configure_optimizers(self):
+        return self.optimizer_factory(params=self.net.parameters())
+
+    # ------------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["alignment_history"] = {"step": list(self.alignment_history["step"]),
+                                           "cos": [list(c) for c in self.alignment_history["cos"]]}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "alignment_history" in checkpoint:
+            saved = checkpoint["alignment_history"]
+            self.alignment_history = {"step": list(saved["step"]), "cos": [list(c) for c in saved["cos"]]}

@@ -1,0 +1,73 @@
+"""Recurrent networks on the flip-flop task (DSA case 1): vanilla tanh / ReLU RNN, GRU or LSTM.
+
+The network is `cell` (torch nn.RNN / nn.GRU / nn.LSTM, batch first) followed by a linear readout;
+trained with the mean squared error to the held bits. Metrics: `train/loss`, `val/loss`, `val/accuracy`
+(fraction of time steps and bits whose output has the target's sign). `hidden_states(x)` gives the
+(batch, time, hidden) trajectories that the DSA analysis compares; the recurrent module is `rnn`, so
+`DynamicalSimilarity(layer="rnn")` attaches to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import nn
+from torch.nn import functional as F
+
+CELLS = ("rnn_tanh", "rnn_relu", "gru", "lstm")
+
+
+def recurrent_layer(cell: str, input_size: int, hidden_size: int) -> nn.Module:
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+    if cell.startswith("rnn_"):
+        return nn.RNN(input_size, hidden_size, nonlinearity=cell[4:], batch_first=True)
+    return (nn.GRU if cell == "gru" else nn.LSTM)(input_size, hidden_size, batch_first=True)
+
+
+class FlipFlopRNN(LightningModule):
+    """Args: cell (one of CELLS), hidden_size, n_bits, optimizer (partial taking the parameters;
+    default Adam 1e-3)."""
+
+    def __init__(self, cell: str = "gru", hidden_size: int = 64, n_bits: int = 3,
+                 optimizer: Callable | None = None) -> None:
+        super().__init__()
+        if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 1:
+            raise ValueError(f"hidden_size must be an integer >= 1, got {hidden_size!r}")
+        self.save_hyperparameters(ignore=["optimizer"], logger=False)
+        self.rnn = recurrent_layer(cell, n_bits, hidden_size)
+        self.readout = nn.Linear(hidden_size, n_bits)
+        self.optimizer_factory = optimizer
+
+    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x)[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.hidden_states(x))
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = F.mse_loss(self(x), y)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss {loss.item()} at step {self.global_step}")
+        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        x, y = batch
+        out = self(x)
+        self.log("val/loss", F.mse_loss(out, y), sync_dist=True, batch_size=x.shape[0])
+        self.log("val/accuracy", (torch.sign(out) == y).float().mean(), sync_dist=True, batch_size=x.shape[0])
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        x, y = batch
+        out = self(x)
+        self.log("test/loss", F.mse_loss(out, y), sync_dist=True, batch_size=x.shape[0])
+        self.log("test/accuracy", (torch.sign(out) == y).float().mean(), sync_dist=True, batch_size=x.shape[0])
+
+    def configure_optimizers(self):
+        if self.optimizer_factory is None:
+            return torch.optim.Adam(self.parameters(), lr=1e-3)
+        return self.optimizer_factory(params=self.parameters())

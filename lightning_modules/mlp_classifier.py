@@ -1,0 +1,83 @@
+"""A small MLP classifier for flat inputs (used by `experiment=ibc_tasks`).
+
+Batches are `(x, y)` with x (B, ...) flattened to (B, input_dim) and integer labels y (B,).
+Logged: `train/loss`; `val/loss`, `val/acc`, `val/error` (in validation_step, epoch means weighted
+by batch size, so callbacks see them at validation-epoch end); `test/loss`, `test/acc`, `test/error`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import nn
+from torch.nn import functional as F
+
+
+def mlp(input_dim: int, hidden_dims: Sequence[int], output_dim: int) -> nn.Sequential:
+    """Linear -> ReLU blocks ending in a linear read-out."""
+    layers: list[nn.Module] = []
+    width = input_dim
+    for h in hidden_dims:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    layers.append(nn.Linear(width, output_dim))
+    return nn.Sequential(*layers)
+
+
+class MLPClassifier(LightningModule):
+    """Cross-entropy classifier with an MLP.
+
+    Args:
+        input_dim: number of input features (inputs are flattened).
+        num_classes: number of classes.
+        hidden_dims: widths of the hidden layers.
+        optimizer: a partial optimizer taking the parameters (Hydra `_partial_: true`).
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        num_classes: int,
+        optimizer: Callable,
+        hidden_dims: Sequence[int] = (128, 128),
+    ) -> None:
+        super().__init__()
+        if not isinstance(input_dim, int) or input_dim < 1:
+            raise ValueError(f"input_dim must be a positive integer, got {input_dim!r}")
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+        hidden_dims = list(hidden_dims)
+        if any(not isinstance(h, int) or h < 1 for h in hidden_dims):
+            raise ValueError(f"hidden_dims must be positive integers, got {hidden_dims!r}")
+        self.save_hyperparameters(ignore=["optimizer"], logger=False)
+        self.net = mlp(input_dim, hidden_dims, num_classes)
+        self.optimizer_factory = optimizer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.reshape(x.shape[0], -1).float())
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
+        return loss
+
+    def _evaluate(self, batch, stage: str) -> None:
+        x, y = batch
+        logits = self(x)
+        acc = (logits.argmax(dim=1) == y).float().mean()
+        kwargs = {"on_step": False, "on_epoch": True, "batch_size": len(y), "sync_dist": True}
+        self.log(f"{stage}/loss", F.cross_entropy(logits, y), **kwargs)
+        self.log(f"{stage}/acc", acc, prog_bar=stage == "val", **kwargs)
+        self.log(f"{stage}/error", 1.0 - acc, **kwargs)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def configure_optimizers(self):
+        return self.optimizer_factory(self.parameters())
