@@ -18,6 +18,7 @@ resume with `weights_only=True` and a resumed run keeps its baseline and history
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -107,6 +108,7 @@ class LatentManifoldOrdering(Callback):
         self.history: dict[str, list[float]] = {}
         self.tracked: dict[str, list[float]] = {}
         self._last_measured_step = -1
+        self.seconds_spent = 0.0  # wall time inside measurements (for overhead reports; not state)
 
     @property
     def state_key(self) -> str:
@@ -186,6 +188,13 @@ class LatentManifoldOrdering(Callback):
         self._last_measured_step = trainer.global_step
         if not trainer.is_global_zero:
             return
+        start = time.perf_counter()
+        try:
+            self._measure_on_rank_zero(trainer, pl_module)
+        finally:
+            self.seconds_spent += time.perf_counter() - start
+
+    def _measure_on_rank_zero(self, trainer, pl_module) -> None:
         inputs, factors = self._probe(trainer)
         latents = self.compute_latents(pl_module, inputs)
         if len(latents) != len(factors):
