@@ -33,8 +33,8 @@ import torch
 from lightning.pytorch import Callback
 
 from neurobolts.callbacks.delay_dmd import check_rank_options, fit_dmd
-from neurobolts.callbacks.latent_manifold_ordering import _call, _move, resolve_module
 from neurobolts.callbacks.operator_similarity import check_score_method, pairwise_operator_distances
+from neurobolts.callbacks.probe_forward import call_with, move_to_device, resolve_module
 from neurobolts.plugins.figures import log_figure
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ class DynamicalSimilarity(Callback):
         handle = None
         try:
             with torch.no_grad():
-                inputs = _move(inputs, device)
+                inputs = move_to_device(inputs, device)
                 if self.state_fn is not None:
                     states = self.state_fn(module, inputs)
                 else:
@@ -148,7 +148,7 @@ class DynamicalSimilarity(Callback):
                         lambda mod, args, output: captured.append(
                             output[0] if isinstance(output, (tuple, list)) else output)
                     )
-                    _call(module, inputs)
+                    call_with(module, inputs)
                     if not captured:
                         raise RuntimeError(f"layer {self.layer!r} was not called by the probe forward")
                     states = captured[-1]

@@ -26,39 +26,12 @@ import torch
 from lightning.pytorch import Callback
 
 from neurobolts.callbacks.manifold import PHASE_NAMES, PhaseRule, classify_phase, manifold_metrics
+from neurobolts.callbacks.probe_forward import call_with, move_to_device, resolve_module
 from neurobolts.plugins.figures import log_figure
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TRACKED = ("gen/frac_A", "gen/frac_B", "gen/frac_C")
-
-
-def resolve_module(root: torch.nn.Module, path: str) -> torch.nn.Module:
-    """`root.get_submodule(path)` with an error that lists the available module paths."""
-    try:
-        return root.get_submodule(path)
-    except AttributeError:
-        names = [name for name, _ in root.named_modules() if name]
-        shown = ", ".join(names[:60]) + (f", ... ({len(names)} in all)" if len(names) > 60 else "")
-        raise ValueError(f"layer={path!r} is not a submodule of {type(root).__name__}; available: {shown}") from None
-
-
-def _move(inputs: Any, device: torch.device) -> Any:
-    if isinstance(inputs, torch.Tensor):
-        return inputs.to(device)
-    if isinstance(inputs, (list, tuple)):
-        return [_move(x, device) for x in inputs]
-    if isinstance(inputs, dict):
-        return {k: _move(v, device) for k, v in inputs.items()}
-    return inputs
-
-
-def _call(module: torch.nn.Module, inputs: Any) -> Any:
-    if isinstance(inputs, (list, tuple)):
-        return module(*inputs)
-    if isinstance(inputs, dict):
-        return module(**inputs)
-    return module(inputs)
 
 
 class LatentManifoldOrdering(Callback):
@@ -136,7 +109,7 @@ class LatentManifoldOrdering(Callback):
         handle = None
         try:
             with torch.no_grad():
-                inputs = _move(inputs, pl_module.device)
+                inputs = move_to_device(inputs, pl_module.device)
                 if self.feature_fn is not None:
                     latents = self.feature_fn(pl_module, inputs)
                 else:
@@ -146,7 +119,7 @@ class LatentManifoldOrdering(Callback):
                         captured.append(output[0] if isinstance(output, (tuple, list)) else output)
 
                     handle = target.register_forward_hook(hook)
-                    _call(pl_module, inputs)
+                    call_with(pl_module, inputs)
                     if not captured:
                         raise RuntimeError(f"layer {self.layer!r} was not called by the probe forward")
                     latents = captured[-1]

@@ -1,0 +1,37 @@
+"""Running a probe through any module: resolve a dotted submodule path, move nested inputs to a
+device, and call a module with a tensor, a tuple/list (positional) or a dict (keywords) of inputs.
+Shared by the probe-based analysis callbacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def resolve_module(root: torch.nn.Module, path: str) -> torch.nn.Module:
+    """`root.get_submodule(path)` with an error that lists the available module paths."""
+    try:
+        return root.get_submodule(path)
+    except AttributeError:
+        names = [name for name, _ in root.named_modules() if name]
+        shown = ", ".join(names[:60]) + (f", ... ({len(names)} in all)" if len(names) > 60 else "")
+        raise ValueError(f"layer={path!r} is not a submodule of {type(root).__name__}; available: {shown}") from None
+
+
+def move_to_device(inputs: Any, device: torch.device) -> Any:
+    if isinstance(inputs, torch.Tensor):
+        return inputs.to(device)
+    if isinstance(inputs, (list, tuple)):
+        return [move_to_device(x, device) for x in inputs]
+    if isinstance(inputs, dict):
+        return {k: move_to_device(v, device) for k, v in inputs.items()}
+    return inputs
+
+
+def call_with(module: torch.nn.Module, inputs: Any) -> Any:
+    if isinstance(inputs, (list, tuple)):
+        return module(*inputs)
+    if isinstance(inputs, dict):
+        return module(**inputs)
+    return module(inputs)
