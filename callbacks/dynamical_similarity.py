@@ -33,6 +33,7 @@ import torch
 from lightning.pytorch import Callback
 
 from neurobolts.callbacks.delay_dmd import check_rank_options, fit_dmd
+from neurobolts.callbacks.isolated_rng import isolated_rng
 from neurobolts.callbacks.operator_similarity import check_score_method, pairwise_operator_distances
 from neurobolts.callbacks.probe_forward import call_with, move_to_device, resolve_module
 from neurobolts.plugins.figures import log_figure
@@ -187,17 +188,24 @@ class DynamicalSimilarity(Callback):
         if self.layer is not None:
             resolve_module(pl_module, self.layer)  # fail at once on a bad layer name
 
+    # Everything below runs on global rank zero only (no collectives; the probe is the same fixed
+    # tensor everywhere, so other ranks would only repeat the work) and without touching the RNGs.
     def on_train_start(self, trainer, pl_module) -> None:
-        inputs = self._probe_inputs(trainer)
-        if self.reference is not None and self._reference_operator is None:
-            self._reference_operator = self._operator(self._reference_module(pl_module), inputs, "reference states")
-        if not self.snapshots:  # a fresh run: the untrained baseline (a resumed run keeps its own)
-            self._snapshot(trainer, pl_module, 0, log_metrics=False)
+        if not trainer.is_global_zero:
+            return
+        with isolated_rng():
+            inputs = self._probe_inputs(trainer)
+            if self.reference is not None and self._reference_operator is None:
+                self._reference_operator = self._operator(self._reference_module(pl_module), inputs,
+                                                          "reference states")
+            if not self.snapshots:  # a fresh run: the untrained baseline (a resumed run keeps its own)
+                self._snapshot(trainer, pl_module, 0, log_metrics=False)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         completed = trainer.current_epoch + 1
-        if completed % self.every_n_epochs == 0 and completed not in self.snapshots:
-            self._snapshot(trainer, pl_module, completed, log_metrics=True)
+        if trainer.is_global_zero and completed % self.every_n_epochs == 0 and completed not in self.snapshots:
+            with isolated_rng():
+                self._snapshot(trainer, pl_module, completed, log_metrics=True)
 
     def _snapshot(self, trainer, pl_module, number: int, log_metrics: bool) -> None:
         A = self._operator(pl_module, self._probe_inputs(trainer), f"hidden states at snapshot {number}")
@@ -213,7 +221,7 @@ class DynamicalSimilarity(Callback):
         self.history["to_reference"].append(metrics.get("to_reference", float("nan")))
         if log_metrics:
             for key, value in metrics.items():
-                pl_module.log(f"{self.log_prefix}/{key}", value, on_step=False, on_epoch=True)
+                pl_module.log(f"{self.log_prefix}/{key}", value, on_step=False, on_epoch=True, rank_zero_only=True)
         log.info("DSA snapshot %d: %s", number, metrics)
 
     def on_fit_end(self, trainer, pl_module) -> None:

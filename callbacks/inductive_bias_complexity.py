@@ -34,6 +34,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Subset
 
 from neurobolts.callbacks.inductive_bias import Difficulty, check_unit_interval, classification_difficulty
+from neurobolts.callbacks.isolated_rng import isolated_rng
 from neurobolts.callbacks.task_statistics import (
     RESOLUTION_METHODS,
     estimate_task_statistics,
@@ -228,7 +229,8 @@ class InductiveBiasComplexity(Callback):
             result, local_error = None, None
             if trainer.is_global_zero:
                 try:
-                    result = {"ok": self.estimate(trainer)}
+                    with isolated_rng():
+                        result = {"ok": self.estimate(trainer)}
                 except Exception as err:  # noqa: BLE001 - re-raised on every rank after the broadcast
                     result = {"error": f"{type(err).__name__}: {err}"}
                     local_error = err
@@ -239,7 +241,8 @@ class InductiveBiasComplexity(Callback):
                 raise RuntimeError(f"InductiveBiasComplexity failed on rank zero: {result['error']}")
             self.statistics = result["ok"]
             self.estimated_here = trainer.is_global_zero
-            log.info("Inductive-bias complexity statistics: %s", self.statistics)
+            if trainer.is_global_zero:  # the other ranks received them
+                log.info("Inductive-bias complexity statistics: %s", self.statistics)
         if trainer.is_global_zero:
             task = self.difficulty(self.target_error)
             metrics = {f"ibc/{k}": float(v) for k, v in self.statistics.items()

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from lightning.pytorch import Callback
 
+from neurobolts.callbacks.isolated_rng import isolated_rng
 from neurobolts.callbacks.manifold import PHASE_NAMES, PhaseRule, classify_phase, manifold_metrics
 from neurobolts.callbacks.probe_forward import call_with, move_to_device, resolve_module
 from neurobolts.plugins.figures import log_figure
@@ -163,7 +164,8 @@ class LatentManifoldOrdering(Callback):
             return
         start = time.perf_counter()
         try:
-            self._measure_on_rank_zero(trainer, pl_module)
+            with isolated_rng():
+                self._measure_on_rank_zero(trainer, pl_module)
         finally:
             self.seconds_spent += time.perf_counter() - start
 

@@ -29,9 +29,31 @@ def move_to_device(inputs: Any, device: torch.device) -> Any:
     return inputs
 
 
-def call_with(module: torch.nn.Module, inputs: Any) -> Any:
+def describe(inputs: Any) -> str:
+    """A short description of (nested) probe inputs: tensor shapes and dtypes, e.g. `tensor(4, 7) int64`."""
+    if isinstance(inputs, torch.Tensor):
+        return f"tensor{tuple(inputs.shape)} {str(inputs.dtype).removeprefix('torch.')}"
     if isinstance(inputs, (list, tuple)):
-        return module(*inputs)
+        return "(" + ", ".join(describe(x) for x in inputs) + ")"
     if isinstance(inputs, dict):
-        return module(**inputs)
-    return module(inputs)
+        return "{" + ", ".join(f"{k}: {describe(v)}" for k, v in inputs.items()) + "}"
+    return type(inputs).__name__
+
+
+def call_with(module: torch.nn.Module, inputs: Any) -> Any:
+    """`module(inputs)` (tuple/list: positional, dict: keywords). A probe the forward rejects (wrong
+    shape, dtype or arity) raises a ValueError naming the probe's shapes/dtypes and the module."""
+    try:
+        if isinstance(inputs, (list, tuple)):
+            return module(*inputs)
+        if isinstance(inputs, dict):
+            return module(**inputs)
+        return module(inputs)
+    except torch.OutOfMemoryError:
+        raise
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"the probe {describe(inputs)} does not fit {type(module).__name__}.forward (expected the inputs "
+            f"the model takes in training, with their shape and dtype): {type(exc).__name__}: {exc}"
+        ) from exc
+

@@ -19,6 +19,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, TensorDataset
 
 from neurobolts.datamodules.align_synthetic import add_task, add_task_chance_loss, teacher_classification
+from neurobolts.datamodules.global_batch_order import training_loader
 from neurobolts.datamodules.image_archives import LOADERS
 
 
@@ -61,7 +62,9 @@ class _SplitsDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size_per_device, shuffle=True)
+        dataset = self.splits["train"]
+        return training_loader(dataset, min(self.batch_size, len(dataset)), self.trainer,
+                               num_workers=self.num_workers, pin_memory=self.pin_memory)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", self.eval_batch_size, shuffle=False)

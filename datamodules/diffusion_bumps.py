@@ -22,6 +22,7 @@ from neurobolts.datamodules.gaussian_bumps import (
     subsample,
     to_model_range,
 )
+from neurobolts.datamodules.global_batch_order import training_loader
 
 
 class DiffusionBumpsDataModule(LightningDataModule):
@@ -131,7 +132,9 @@ class DiffusionBumpsDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size_per_device, shuffle=True)
+        return training_loader(self.train_set, self.batch_size, self.trainer,
+                               drop_last=len(self.train_set) >= self.batch_size, num_workers=self.num_workers,
+                               pin_memory=self.pin_memory)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.eval_set, self.eval_batch_size, shuffle=False)

@@ -11,6 +11,8 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, TensorDataset
 
+from neurobolts.datamodules.global_batch_order import training_loader
+
 
 def flip_flop_sequences(n_sequences: int, steps: int, n_bits: int = 3, pulse_probability: float = 0.05,
                         seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,8 +63,8 @@ class FlipFlopDataModule(LightningDataModule):
             self.val_set = TensorDataset(*flip_flop_sequences(hp.n_val, seed=hp.seed + 1_000_003, **common))
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.batch_size_per_device, shuffle=True, drop_last=True,
-                          num_workers=self.hparams.num_workers)
+        return training_loader(self.train_set, self.hparams.batch_size, self.trainer,
+                               num_workers=self.hparams.num_workers)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.hparams.batch_size, num_workers=self.hparams.num_workers)

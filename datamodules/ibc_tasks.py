@@ -12,6 +12,7 @@ from __future__ import annotations
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, TensorDataset
 
+from neurobolts.datamodules.global_batch_order import training_loader
 from neurobolts.datamodules.sphere_tasks import sphere_classification_task
 
 
@@ -98,7 +99,9 @@ class SphereTasksDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size_per_device, shuffle=True)
+        return training_loader(self.train_set, self.hparams.batch_size, self.trainer,
+                               drop_last=len(self.train_set) >= self.hparams.batch_size,
+                               num_workers=self.hparams.num_workers, pin_memory=self.hparams.pin_memory)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, self.hparams.eval_batch_size, shuffle=False)

@@ -65,6 +65,8 @@ class AlignModule(LightningModule):
             raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
         if not isinstance(cosine_every_n_steps, int) or cosine_every_n_steps < 0:
             raise ValueError(f"cosine_every_n_steps must be an integer >= 0, got {cosine_every_n_steps!r}")
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:  # the RNN calls it `hidden`
+            raise ValueError(f"width must be a positive integer, got {width!r}")
         self.save_hyperparameters(ignore=["optimizer"], logger=False)
         self.automatic_optimization = False
         if network == "mlp":
@@ -87,11 +89,6 @@ class AlignModule(LightningModule):
         return sequence_sse(out, target)
 
     # ---------------------------------------------------------------------------- training
-    def setup(self, stage: str) -> None:
-        if self.hparams.rule != "backprop" and self.trainer is not None and self.trainer.world_size > 1:
-            raise ValueError(f"model.rule={self.hparams.rule!r} runs on one device (it writes updates into .grad "
-                             f"outside DDP's gradient sync); got world size {self.trainer.world_size}")
-
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, target = batch
         optimizer = self.optimizers()
@@ -104,22 +101,36 @@ class AlignModule(LightningModule):
             update = {n: p.grad for n, p in self.net.named_parameters()}
         else:
             loss, out, update = align_update(rule, self.net, self.frozen_net, x, target, self.loss)
-            for name, p in self.net.named_parameters():
-                p.grad = update[name]
+            if self.trainer.world_size > 1:
+                # under DDP, the backward of sum(p * update) (no path through the network) writes
+                # `update` into p.grad and lets DDP's all-reduce average the ranks' updates into the
+                # update of the global batch
+                surrogate = sum((p * update[name]).sum() for name, p in self.net.named_parameters())
+                self.manual_backward(surrogate)
+                update = {n: p.grad for n, p in self.net.named_parameters()}
+            else:
+                for name, p in self.net.named_parameters():
+                    p.grad = update[name]
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite training loss {loss.item()} at step {self.global_step} "
                                      f"(rule {rule}); lower the learning rate")
         every = self.hparams.cosine_every_n_steps
         if every and self.global_step % every == 0:
-            reference = update if rule == "backprop" else backprop_gradient(self.net, x, target, self.loss)[2]
+            if rule == "backprop":
+                reference = update
+            else:  # the backprop gradient of the global batch (a mean over ranks under DDP)
+                local = backprop_gradient(self.net, x, target, self.loss)[2]
+                reference = {n: self.trainer.strategy.reduce(g, reduce_op="mean") for n, g in local.items()}
             cosines = layer_cosines(update, reference, self.layer_groups)
             self._cos_since_validation.append(cosines)
             self.alignment_history["step"].append(int(self.global_step))
             self.alignment_history["cos"].append(cosines)
         optimizer.step()
-        self.log("train/loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True)
+        synced = self.trainer.world_size > 1
+        self.log("train/loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True, sync_dist=synced)
         if self.hparams.network == "mlp":
-            self.log("train/acc", (out.argmax(1) == target).float().mean(), on_step=True, on_epoch=False)
+            self.log("train/acc", (out.argmax(1) == target).float().mean(), on_step=True, on_epoch=False,
+                     sync_dist=synced)
         return loss.detach()
 
     # -------------------------------------------------------------------------- evaluation

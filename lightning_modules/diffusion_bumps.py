@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from neurobolts.datamodules.gaussian_bumps import from_model_range
+from neurobolts.datamodules.global_batch_order import global_batch_share
 from neurobolts.lightning_modules.bump_scoring import GenerationScores, phase_milestones, score_bumps
 from neurobolts.lightning_modules.ddpm_sampling import NoiseSchedule, ddim_sample, ddim_timesteps, ddpm_sample
 from neurobolts.plugins.figures import image_mosaic, log_figure
@@ -130,11 +131,16 @@ class DiffusionBumpsModule(LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x0, cond = batch
-        t = torch.randint(0, self.schedule.num_timesteps, (x0.shape[0],), device=x0.device)
-        loss = self.diffusion_loss(x0, cond, t, torch.randn_like(x0))
+        # t and the noise are drawn for the whole global batch on every rank, each rank keeping its
+        # share: a step draws the same values whatever the number of processes (DDP parity)
+        world = global_batch_share(self._trainer)
+        n = x0.shape[0] * world.size
+        t = torch.randint(0, self.schedule.num_timesteps, (n,), device=x0.device)[world.share]
+        noise = torch.randn((n, *x0.shape[1:]), dtype=x0.dtype, device=x0.device)[world.share]
+        loss = self.diffusion_loss(x0, cond, t, noise)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite training loss {loss.item()} at step {self.global_step}")
-        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
+        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, sync_dist=world.size > 1)
         return loss
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:

@@ -21,26 +21,15 @@ from __future__ import annotations
 import numpy as np
 from lightning.pytorch import LightningModule
 
+from neurobolts.callbacks.delay_dmd import check_rank_options
 from neurobolts.callbacks.dsa import dsa
 from neurobolts.callbacks.dynamical_similarity import classical_mds
+from neurobolts.callbacks.network_comparison import cluster_separation
+from neurobolts.callbacks.operator_similarity import check_score_method
+from neurobolts.callbacks.procrustes import SCORE_METHODS as PROCRUSTES_SCORES
 from neurobolts.callbacks.procrustes import pairwise_procrustes_distances
 from neurobolts.datamodules.attractor_dynamics import KINDS
 from neurobolts.plugins.figures import log_figure
-
-
-def cluster_separation(distances: np.ndarray, labels) -> dict[str, float]:
-    """Silhouette (precomputed distances) and mean within-label / mean between-label distance."""
-    from sklearn.metrics import silhouette_score
-
-    labels = np.asarray(labels)
-    same = labels[:, None] == labels[None, :]
-    off_diagonal = ~np.eye(len(labels), dtype=bool)
-    within = distances[same & off_diagonal].mean()
-    between = distances[~same].mean()
-    n_labels = len(np.unique(labels))
-    silhouette = (float(silhouette_score(distances, labels, metric="precomputed"))
-                  if 2 <= n_labels < len(labels) else float("nan"))
-    return {"silhouette": silhouette, "within_between": float(within / between) if between > 0 else float("nan")}
 
 
 class AttractorSimilarityStudy(LightningModule):
@@ -57,6 +46,14 @@ class AttractorSimilarityStudy(LightningModule):
                  steps_ahead: int = 10, score_method: str = "angular", seed: int = 0, n_random_starts: int = 4,
                  subtract_condition_mean: bool = True, procrustes_score: str = "angular") -> None:
         super().__init__()
+        # fail at construction (config time), not in the test step after the data is built
+        for name, value in (("n_delays", n_delays), ("delay_interval", delay_interval), ("steps_ahead", steps_ahead)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        check_rank_options(rank, None, None)
+        check_score_method(score_method)
+        if procrustes_score not in PROCRUSTES_SCORES:
+            raise ValueError(f"procrustes_score must be one of {PROCRUSTES_SCORES}, got {procrustes_score!r}")
         self.save_hyperparameters(logger=False)
         self.results: dict[str, np.ndarray] = {}
 

@@ -4,12 +4,15 @@ The network is `cell` (torch nn.RNN / nn.GRU / nn.LSTM, batch first) followed by
 trained with the mean squared error to the held bits. Metrics: `train/loss`, `val/loss`, `val/accuracy`
 (fraction of time steps and bits whose output has the target's sign). `hidden_states(x)` gives the
 (batch, time, hidden) trajectories that the DSA analysis compares; the recurrent module is `rnn`, so
-`DynamicalSimilarity(layer="rnn")` attaches to it.
+`DynamicalSimilarity(layer="rnn")` attaches to it. `load_flip_flop_rnn(path)` rebuilds a trained network
+from its Lightning checkpoint (e.g. every job of a multirun over cells and seeds, for the comparison in
+benchmarks/dsa_flipflop.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from lightning.pytorch import LightningModule
@@ -52,7 +55,7 @@ class FlipFlopRNN(LightningModule):
         loss = F.mse_loss(self(x), y)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite training loss {loss.item()} at step {self.global_step}")
-        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
+        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, sync_dist=self.trainer.world_size > 1)
         return loss
 
     def validation_step(self, batch, batch_idx: int) -> None:
@@ -71,3 +74,20 @@ class FlipFlopRNN(LightningModule):
         if self.optimizer_factory is None:
             return torch.optim.Adam(self.parameters(), lr=1e-3)
         return self.optimizer_factory(params=self.parameters())
+
+
+def load_flip_flop_rnn(checkpoint_path) -> FlipFlopRNN:
+    """A FlipFlopRNN in eval mode on CPU, rebuilt from a Lightning checkpoint's hyper-parameters (cell,
+    hidden_size, n_bits) and weights (loaded with weights_only=True)."""
+    path = Path(checkpoint_path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint_path={str(path)!r} is not a file")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    hparams = checkpoint.get("hyper_parameters")
+    if not hparams or "cell" not in hparams:
+        raise ValueError(f"{str(path)!r} holds no FlipFlopRNN hyper-parameters (cell, hidden_size, n_bits); "
+                         f"got {sorted(hparams or {})}")
+    model = FlipFlopRNN(cell=hparams["cell"], hidden_size=int(hparams.get("hidden_size", 64)),
+                        n_bits=int(hparams.get("n_bits", 3)))
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval()

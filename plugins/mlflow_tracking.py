@@ -8,6 +8,7 @@ without an artifact location writes into the CWD). `MLFLOW_TRACKING_URI` points 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -38,8 +39,10 @@ def mlflow_logger(
     run_name: str | None = None,
     tags: dict[str, Any] | None = None,
     log_model: bool | str = False,
+    run_id: str | None = None,
+    commit_on_checkpoint: bool = True,
 ):
-    """Build Lightning's MLFlowLogger.
+    """Build an MLFlowLogger (`CheckpointSyncedMLFlowLogger`).
 
     Args:
         experiment_name: MLflow experiment (created on first use).
@@ -49,8 +52,12 @@ def mlflow_logger(
         run_name, tags: of the MLflow run.
         log_model: Lightning's own checkpoint logging; the pipeline logs the best and last
             checkpoints itself (`log_checkpoints`), so the default config sets it off.
+        run_id: continue this existing run instead of starting one (the pipeline sets it when
+            resuming from a checkpoint that recorded its run, see callbacks/resume_state.py).
+        commit_on_checkpoint: write metrics to MLflow when a checkpoint is saved (and at the end),
+            so that a crashed-and-resumed run neither loses nor doubles a step; false: live metrics.
     """
-    from lightning.pytorch.loggers import MLFlowLogger
+    from neurobolts.plugins.checkpoint_synced_mlflow import CheckpointSyncedMLFlowLogger
 
     if not tracking_uri:
         raise ValueError("logger.mlflow.tracking_uri must be set (or MLFLOW_TRACKING_URI exported)")
@@ -65,19 +72,25 @@ def mlflow_logger(
             artifact_location = Path(artifact_dir).resolve().as_uri()
     elif scheme in ("http", "https"):
         _check_server_reachable(tracking_uri)
-    return MLFlowLogger(
+    return CheckpointSyncedMLFlowLogger(
+        commit_on_checkpoint=commit_on_checkpoint,
+        run_id=run_id,
         experiment_name=experiment_name,
         run_name=run_name,
         tracking_uri=tracking_uri,
-        tags=dict(tags) if tags else None,
+        tags={str(k): str(v) for k, v in tags.items()} if tags else None,  # a server (REST) takes strings only
         log_model=log_model,
         artifact_location=artifact_location,
     )
 
 
-def log_run_config(trainer, cfg) -> None:
+def log_run_config(trainer, cfg, resumed: bool = False) -> None:
     """Log the resolved config (without the hydra node) to every logger as hyperparameters and, for
-    MLflow, as `config/config.yaml` plus the command-line overrides. Rank zero only."""
+    MLflow, as `config/config.yaml` plus the command-line overrides. Rank zero only.
+
+    `resumed`: the run continues from a checkpoint. MLflow params cannot change once logged, so a
+    continued MLflow run keeps its first params and gets the new config as
+    `config/resumed_<time>.yaml` (+ overrides) instead."""
     from lightning.pytorch.loggers import MLFlowLogger
     from omegaconf import OmegaConf
 
@@ -86,12 +99,18 @@ def log_run_config(trainer, cfg) -> None:
     container = OmegaConf.to_container(cfg, resolve=True)
     container.pop("hydra", None)
     for logger in trainer.loggers:
-        logger.log_hyperparams(container)
-        if isinstance(logger, MLFlowLogger):
-            logger.experiment.log_text(logger.run_id, OmegaConf.to_yaml(container), "config/config.yaml")
+        is_mlflow = isinstance(logger, MLFlowLogger)
+        name = "config"
+        if is_mlflow and resumed and logger.experiment.get_run(logger.run_id).data.params:
+            name = "resumed_" + time.strftime("%Y%m%d-%H%M%S")
+        else:
+            logger.log_hyperparams(container)
+        if is_mlflow:
+            logger.experiment.log_text(logger.run_id, OmegaConf.to_yaml(container), f"config/{name}.yaml")
             overrides = _hydra_overrides()
             if overrides is not None:
-                logger.experiment.log_text(logger.run_id, "\n".join(overrides) + "\n", "config/overrides.txt")
+                suffix = "" if name == "config" else "_" + name
+                logger.experiment.log_text(logger.run_id, "\n".join(overrides) + "\n", f"config/overrides{suffix}.txt")
 
 
 def log_checkpoints(trainer) -> list[str]:

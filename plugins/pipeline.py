@@ -4,6 +4,12 @@ train: seed -> datamodule -> model -> callbacks -> loggers -> Trainer -> log con
 with the best checkpoint -> metrics. Every object is built before training starts, so a bad config
 value fails at once with a `ConfigError` naming the field. A failure marks the MLflow run FAILED;
 checkpoints already written stay on disk.
+
+Resuming (`ckpt_path=<dir>/checkpoints/last.ckpt`): every run carries a `ResumeState` callback that
+stores the RNG states and the MLflow run id in its checkpoints; the resumed run restores the RNGs,
+continues the same MLflow run (its params stay those of the first start; the resumed config is
+logged as `config/resumed_<time>.yaml`) and, with the checkpoint-synced MLflow logger, logs every
+step exactly once.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from neurobolts.plugins.instantiate import ConfigError, instantiate_group, instantiate_node
 from neurobolts.plugins.mlflow_tracking import log_checkpoints, log_run_config
@@ -53,6 +59,37 @@ def _finalize_failed(loggers: list) -> None:
             log.exception("Could not mark logger %s as failed", type(logger).__name__)
 
 
+def _check_resume(cfg: DictConfig) -> None:
+    """Fail early on a missing checkpoint; point the MLflow logger at the run the checkpoint recorded."""
+    from pathlib import Path
+
+    from neurobolts.callbacks.resume_state import checkpoint_run_id
+
+    ckpt_path = cfg.get("ckpt_path")
+    if not ckpt_path:
+        return
+    if not Path(ckpt_path).is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path!r} does not exist (expected a checkpoint file, "
+                          f"e.g. <output dir>/checkpoints/last.ckpt)")
+    mlflow_node = (cfg.get("logger") or {}).get("mlflow")
+    if mlflow_node is not None and "run_id" in mlflow_node and mlflow_node.get("run_id") is None:
+        run_id = checkpoint_run_id(ckpt_path)
+        if run_id is not None:
+            log.info("Resuming MLflow run %s recorded in %s", run_id, ckpt_path)
+            with open_dict(cfg):
+                cfg.logger.mlflow.run_id = run_id
+
+
+def _commit_metrics_with_last_checkpoint(loggers: list, callbacks: list) -> None:
+    """Checkpoint-synced MLflow loggers commit metrics with last.ckpt when a ModelCheckpoint keeps one."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    if any(isinstance(cb, ModelCheckpoint) and cb.save_last for cb in callbacks):
+        for logger in loggers:
+            if hasattr(logger, "commit_on"):
+                logger.commit_on = "last"
+
+
 def build(cfg: DictConfig, extra_callbacks: list | None = None) -> dict[str, Any]:
     """Instantiate datamodule, model, callbacks, loggers and trainer from a composed config.
 
@@ -60,9 +97,12 @@ def build(cfg: DictConfig, extra_callbacks: list | None = None) -> dict[str, Any
     """
     import lightning as L
 
+    from neurobolts.callbacks.resume_state import ResumeState
+
     for key in ("data", "model", "trainer"):
         if cfg.get(key) is None:
             raise ConfigError(f"config `{key}` is missing: choose one with `{key}=<name>` or an experiment")
+    _check_resume(cfg)
     if cfg.get("seed") is not None:
         if not isinstance(cfg.seed, int):
             raise ConfigError(f"seed must be an integer or null, got {cfg.seed!r}")
@@ -76,6 +116,9 @@ def build(cfg: DictConfig, extra_callbacks: list | None = None) -> dict[str, Any
         progress_bar=cfg.trainer.get("enable_progress_bar", True) is not False,
     )
     callbacks += list(extra_callbacks or [])
+    if cfg.get("train", True) and not any(isinstance(cb, ResumeState) for cb in callbacks):
+        callbacks.append(ResumeState())
+    _commit_metrics_with_last_checkpoint(loggers, callbacks)
     try:
         trainer = instantiate_node(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
     except Exception:
@@ -91,9 +134,15 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> tuple[dict[st
     trainer, model, datamodule = objects["trainer"], objects["model"], objects["datamodule"]
     weights_only = cfg.get("ckpt_weights_only", True)
     try:
-        log_run_config(trainer, cfg)
+        log_run_config(trainer, cfg, resumed=bool(cfg.get("ckpt_path")))
         if cfg.get("train", True):
             log.info("Starting training")
+            if cfg.get("seed") is not None:
+                # Lightning's DDP re-seeds every process when it sets up (reset_seed); re-seeding here
+                # too gives one process the same random stream as a DDP run (parity)
+                import lightning as L
+
+                L.seed_everything(cfg.seed, workers=True, verbose=False)
             trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=weights_only)
             log_checkpoints(trainer)
         metrics = _metrics_as_floats(trainer.callback_metrics)

@@ -125,14 +125,3 @@ def test_bad_values_fail_before_training_naming_the_field(make_cfg, override, ma
     cfg = make_cfg(["experiment=align_wide", *QUIET, override])
     with pytest.raises(ConfigError, match=match):
         build(cfg)
-
-
-def test_align_rules_refuse_several_processes():
-    module = _module("align_ada")
-
-    class _TwoRanks:
-        world_size = 2
-
-    module._trainer = _TwoRanks()
-    with pytest.raises(ValueError, match=r"model.rule='align_ada' runs on one device.*world size 2"):
-        module.setup("fit")

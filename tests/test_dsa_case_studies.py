@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from neurobolts.callbacks.network_comparison import cluster_separation
 from neurobolts.callbacks.procrustes import procrustes_distance
 from neurobolts.datamodules.attractor_dynamics import KINDS, attractor_family
 from neurobolts.datamodules.flip_flop import FlipFlopDataModule, flip_flop_sequences
-from neurobolts.lightning_modules.dsa_attractors import cluster_separation
 from neurobolts.lightning_modules.flip_flop_rnn import CELLS, FlipFlopRNN
 from neurobolts.plugins.pipeline import train
 

@@ -1,0 +1,128 @@
+"""DDP parity on CPU: `trainer=ddp_cpu` (2 processes, gloo) logs the same metrics as one process.
+
+Each experiment runs twice through the real CLI (`python train.py`, a subprocess: Lightning's `ddp`
+strategy re-executes the script for rank 1), with the same global batch and seed and the CSV
+logger, then every logged (metric, step) pair is compared.
+
+Why the runs can agree closely: `GlobalBatchSampler` gives the ranks halves of the single-process
+batch, per-sample noise is drawn for the global batch and shared out (`global_batch_share`), the
+pipeline re-seeds before `fit` as Lightning's DDP does, evaluation metrics are summed/averaged over
+ranks, and callbacks compute on fixed probe data on rank zero. What remains is float32 rounding:
+DDP averages two half-batch gradients where one process averages one full batch, a difference of a
+few ulps per step that training amplifies. Measured (20-24 steps): at most 1.1e-6 relative
+(diffusion_bumps) and 1.5e-7 (align_wide). The tolerance, rtol 1e-4 + atol 1e-6, keeps a 100x margin
+over that, while a real desynchronisation (different batches or noise) shows up at 1e-3 to 1e-1
+(2e-2 on train/loss when the random streams differed).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT_ROOT
+
+COMMON = ["logger=csv", "trainer.enable_progress_bar=false",
+          "trainer.enable_model_summary=false", "test=false"]
+
+# tiny but real runs: at least two validations, every experiment's callbacks attached
+RUNS = {
+    "diffusion_bumps": ["trainer.max_steps=24", "trainer.val_check_interval=12", "model.sampling_steps=5"],
+    "align_wide": ["trainer.max_steps=20", "trainer.val_check_interval=10", "model.cosine_every_n_steps=5"],
+    "align_add": ["trainer.max_steps=10", "trainer.val_check_interval=5", "data.steps=10",
+                  "model.cosine_every_n_steps=5"],
+    "dsa_flipflop": ["trainer.max_epochs=2", "data.n_train=128", "data.n_val=32", "data.steps=40", "data.n_probe=8",
+                     "callbacks.dynamical_similarity.every_n_epochs=1"],
+    "ibc_tasks": ["trainer.max_steps=20", "trainer.val_check_interval=10",
+                  "callbacks.inductive_bias_complexity.num_queries=400"],
+    "expander_hopfield": ["model.n_neurons=150", "callbacks.recall_curve.sizes=[30]", "callbacks.recall_curve.trials=4",
+                          "callbacks.recall_curve.capacity_loads=[0.1]", "callbacks.recall_curve.capacity_size=30",
+                          "test=true"],
+    "dsa_attractors": ["data.n_models=2", "data.n_trials=4", "data.steps=200", "test=true"],
+}
+SLOW_RUNS = {
+    "diffusion_bumps_imbalanced": ["trainer.max_steps=24", "trainer.val_check_interval=12", "model.sampling_steps=5"],
+    "diffusion_bumps_paper": ["trainer.accelerator=cpu", "trainer.precision=32-true", "data.batch_size=8",
+                              "data.eval_batch_size=8", "model.sampling_steps=2", "data.eval_margin=12",
+                              "trainer.max_steps=4", "trainer.val_check_interval=2"],
+    "align_wide_paper": ["trainer.accelerator=cpu", "data=align_teacher", "trainer.max_epochs=1",
+                         "trainer.limit_train_batches=10"],
+    "align_add_paper": ["trainer.accelerator=cpu", "data.batch_size=4", "data.eval_batch_size=4", "data.steps=10",
+                        "trainer.max_steps=6", "trainer.val_check_interval=3"],
+}
+# lines a callback writes when it computes: rank 1's log must have none of them
+COMPUTE_LINES = ("manifold phase", "DSA snapshot", "Inductive-bias complexity statistics")
+RTOL, ATOL = 1e-4, 1e-6
+
+
+def run_cli(out: Path, overrides: list[str], timeout: float = 400) -> subprocess.CompletedProcess:
+    env = dict(os.environ, NEUROBOLTS_ROOT=str(out.parent), PYTHONWARNINGS="ignore")
+    cmd = [sys.executable, "train.py", *overrides, f"hydra.run.dir={out}"]
+    try:
+        result = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:  # a collective waiting forever
+        pytest.fail(f"{' '.join(overrides)} did not finish in {timeout} s (deadlock?)\n{exc.stderr}")
+    assert result.returncode == 0, f"{' '.join(overrides)} failed:\n{result.stderr[-4000:]}"
+    return result
+
+
+def logged_metrics(run_dir: Path) -> dict[tuple[str, int], list[float]]:
+    """{(metric, step): [values]} from the CSV logger (a list: a doubled log shows as two values)."""
+    values: dict[tuple[str, int], list[float]] = {}
+    for row in csv.DictReader(open(run_dir / "csv" / "version_0" / "metrics.csv")):
+        for key, value in row.items():
+            if key != "step" and value != "":
+                values.setdefault((key, int(row["step"])), []).append(float(value))
+    return values
+
+
+def check_parity(tmp_path: Path, experiment: str, overrides: list[str]) -> None:
+    args = [f"experiment={experiment}", *COMMON, *overrides]
+    run_cli(tmp_path / "single", args)
+    run_cli(tmp_path / "ddp", [*args, "trainer=ddp_cpu"])
+    single, ddp = logged_metrics(tmp_path / "single"), logged_metrics(tmp_path / "ddp")
+    assert single, "nothing was logged"
+    assert set(single) == set(ddp), f"metric/step pairs differ: {sorted(set(single) ^ set(ddp))}"
+    doubled = [key for key, values in ddp.items() if len(values) != len(single[key])]
+    assert not doubled, f"logged more than once under DDP: {doubled}"
+    for key in sorted(single):
+        for a, b in zip(single[key], ddp[key], strict=True):
+            same_nan = math.isnan(a) and math.isnan(b)  # e.g. gen/loc_error before any sample is right
+            assert same_nan or abs(a - b) <= ATOL + RTOL * abs(a), f"{key}: one process {a!r}, DDP {b!r}"
+    # every callback computed once: on rank zero only
+    rank0_log = (tmp_path / "ddp" / "train.log").read_text()
+    rank1_log = (tmp_path / "ddp" / "train_ddp_process_1.log").read_text()
+    single_log = (tmp_path / "single" / "train.log").read_text()
+    for line in COMPUTE_LINES:
+        assert rank0_log.count(line) == single_log.count(line), line
+        assert line not in rank1_log, f"rank 1 computed: {line}"
+
+
+@pytest.mark.parametrize("experiment", sorted(RUNS))
+def test_ddp_cpu_logs_the_same_metrics_as_one_process(tmp_path, experiment):
+    check_parity(tmp_path, experiment, RUNS[experiment])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", sorted(SLOW_RUNS))
+def test_ddp_cpu_parity_of_the_experiment_variants(tmp_path, experiment):
+    check_parity(tmp_path, experiment, SLOW_RUNS[experiment])
+
+
+def test_every_experiment_has_a_parity_run():
+    from neurobolts.plugins.experiments import available_experiments
+
+    assert set(available_experiments()) == set(RUNS) | set(SLOW_RUNS)
+
+
+def test_callback_compute_lines_are_still_logged():
+    """Guards the rank-1 check above: the phrases must be what the callbacks actually log."""
+    sources = "".join((PROJECT_ROOT / "callbacks" / name).read_text() for name in
+                      ("latent_manifold_ordering.py", "dynamical_similarity.py", "inductive_bias_complexity.py"))
+    for line in COMPUTE_LINES:
+        assert line in sources, line
