@@ -61,9 +61,9 @@ def print_curves(seed: int, generation: dict[str, list], callbacks: list) -> Non
               + " ".join(f"{v:>6}" for v in man))
 
 
-def run_seed(seed: int, max_steps: int, overrides: list[str], experiment: str) -> dict[str, float]:
+def run_seed(seed: int, max_steps: int | None, overrides: list[str], experiment: str) -> dict[str, float]:
     cfg = compose_experiment([f"experiment={experiment}", f"seed={seed}", "test=false", *QUIET,
-                              f"trainer.max_steps={max_steps}", *overrides])
+                              *([] if max_steps is None else [f"trainer.max_steps={max_steps}"]), *overrides])
     clock = WallClock()
     start = time.perf_counter()
     _, objects = train(cfg, extra_callbacks=[clock])
@@ -87,7 +87,7 @@ def run_seed(seed: int, max_steps: int, overrides: list[str], experiment: str) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--max-steps", type=int, default=3000)
+    parser.add_argument("--max-steps", type=int, default=None, help="default: the experiment's trainer.max_steps")
     parser.add_argument("--experiment", default="diffusion_bumps",
                         help="diffusion_bumps or diffusion_bumps_imbalanced")
     parser.add_argument("--threads", type=int, default=None,

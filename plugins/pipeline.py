@@ -90,6 +90,17 @@ def _commit_metrics_with_last_checkpoint(loggers: list, callbacks: list) -> None
                 logger.commit_on = "last"
 
 
+INTEGER_TRAINER_FIELDS = ("max_steps", "max_epochs", "num_nodes", "log_every_n_steps", "num_sanity_val_steps")
+
+
+def _check_trainer_fields(trainer_cfg: DictConfig) -> None:
+    """Lightning compares these with ints deep inside; name the field instead of a TypeError there."""
+    for field in INTEGER_TRAINER_FIELDS:
+        value = trainer_cfg.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"trainer.{field} must be an integer, got {value!r}")
+
+
 def build(cfg: DictConfig, extra_callbacks: list | None = None) -> dict[str, Any]:
     """Instantiate datamodule, model, callbacks, loggers and trainer from a composed config.
 
@@ -103,6 +114,7 @@ def build(cfg: DictConfig, extra_callbacks: list | None = None) -> dict[str, Any
         if cfg.get(key) is None:
             raise ConfigError(f"config `{key}` is missing: choose one with `{key}=<name>` or an experiment")
     _check_resume(cfg)
+    _check_trainer_fields(cfg.trainer)
     if cfg.get("seed") is not None:
         if not isinstance(cfg.seed, int):
             raise ConfigError(f"seed must be an integer or null, got {cfg.seed!r}")

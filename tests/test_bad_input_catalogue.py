@@ -71,6 +71,10 @@ def test_unknown_logger_on_the_command_line(tmp_path):
 BAD_CONFIG_VALUES = [
     # wrong types
     pytest.param("ibc_tasks", "seed=abc", r"seed must be an integer or null, got 'abc'", id="seed-not-an-integer"),
+    pytest.param("diffusion_bumps", "trainer.max_steps=abc", r"trainer.max_steps must be an integer, got 'abc'",
+                 id="trainer-max-steps-not-an-integer"),
+    pytest.param("dsa_flipflop", "trainer.num_nodes=1.5", r"trainer.num_nodes must be an integer, got 1.5",
+                 id="trainer-num-nodes-not-an-integer"),
     pytest.param("ibc_tasks", "data.batch_size=x",
                  r"`data` \(.*SphereTasksDataModule\).*batch_size must be a positive integer, got 'x'",
                  id="ibc-batch_size-string"),
@@ -115,6 +119,9 @@ BAD_CONFIG_VALUES = [
                  r"`model`.*rule must be one of \('backprop', 'align_zero', 'align_ada'\), got 'magic'",
                  id="unknown-learning-rule"),
     pytest.param("diffusion_bumps", "trainer.accelerator=quantum", r"`trainer`.*quantum", id="unknown-accelerator"),
+    pytest.param("diffusion_bumps", "ckpt_path=/nonexistent/last.ckpt",
+                 r"ckpt_path='/nonexistent/last.ckpt' does not exist \(expected a checkpoint file",
+                 id="resume-checkpoint-missing"),
 ]
 
 

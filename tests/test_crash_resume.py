@@ -106,6 +106,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
         for (step, a), (_, b) in zip(points, resumed[key], strict=True):
             assert abs(a - b) <= 1e-6 * max(1.0, abs(a)) or (a != a and b != b), f"{key} at {step}: {a} vs {b}"
     assert resumed["gen/frac_C"][-1][0] == 60
+    assert len(resumed["train/loss"]) == 60  # train/loss at every one of the 60 steps, once
     # (b) the callbacks' state was restored, not recomputed: the latent-manifold baseline (step 0) is
     # measured once, and the final callback state equals the uninterrupted run's
     assert [step for step, _ in resumed["manifold/trustworthiness"]] == [0, 20, 40, 60]

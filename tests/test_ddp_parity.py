@@ -90,10 +90,15 @@ def check_parity(tmp_path: Path, experiment: str, overrides: list[str]) -> None:
     assert set(single) == set(ddp), f"metric/step pairs differ: {sorted(set(single) ^ set(ddp))}"
     doubled = [key for key, values in ddp.items() if len(values) != len(single[key])]
     assert not doubled, f"logged more than once under DDP: {doubled}"
+    worst = 0.0
     for key in sorted(single):
         for a, b in zip(single[key], ddp[key], strict=True):
             same_nan = math.isnan(a) and math.isnan(b)  # e.g. gen/loc_error before any sample is right
             assert same_nan or abs(a - b) <= ATOL + RTOL * abs(a), f"{key}: one process {a!r}, DDP {b!r}"
+            if not same_nan:
+                worst = max(worst, abs(a - b) / max(abs(a), 1e-12))
+    print(f"{experiment}: {len(single)} (metric, step) pairs equal within tolerance; "
+          f"largest relative difference {worst:.1e}")
     # every callback computed once: on rank zero only
     rank0_log = (tmp_path / "ddp" / "train.log").read_text()
     rank1_log = (tmp_path / "ddp" / "train_ddp_process_1.log").read_text()

@@ -17,9 +17,11 @@ QUIET = ["logger=none", "callbacks.rich_progress_bar=null", "callbacks.model_sum
          "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
 
-def _histories(make_cfg, seed: int, max_steps: int) -> tuple[dict[str, list], dict[str, list]]:
-    """(generation history, latent-manifold history) of one run of the experiment."""
-    cfg = make_cfg(["experiment=diffusion_bumps", f"seed={seed}", f"trainer.max_steps={max_steps}",
+def _histories(make_cfg, seed: int, max_steps: int | None = None) -> tuple[dict[str, list], dict[str, list]]:
+    """(generation history, latent-manifold history) of one run of the experiment, or of its first
+    `max_steps` steps (same learning-rate schedule as the whole run)."""
+    steps = [] if max_steps is None else [f"trainer.max_steps={max_steps}", "model.scheduler.T_max=3000"]
+    cfg = make_cfg(["experiment=diffusion_bumps", f"seed={seed}", *steps,
                     "test=false", "callbacks.latent_manifold.log_embedding=false", *QUIET])
     _, objects = train(cfg)
     manifold = next(c for c in objects["callbacks"] if isinstance(c, LatentManifoldOrdering))
@@ -45,7 +47,7 @@ def test_phase_B_appears_before_positions_are_learned(make_cfg):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_full_run_reaches_phase_C_in_order(make_cfg, seed):
-    h, manifold = _histories(make_cfg, seed=seed, max_steps=3000)
+    h, manifold = _histories(make_cfg, seed=seed)
     m = phase_milestones(h["step"], h["frac_B"], h["frac_C"])
     assert h["frac_C"][-1] >= 0.95
     assert m["frac_B_peak"] >= 0.5
