@@ -8,7 +8,10 @@ random number generators nor the tracking run. `ResumeState` stores both in ever
   checkpoint is the noise the uninterrupted run drew (with `GlobalBatchSampler`, which also resumes
   the epoch's order, a resumed run then repeats the uninterrupted one);
 - the MLflow run id, which `plugins.pipeline` reads (`checkpoint_run_id`) before building the logger,
-  so the resumed run logs into the same MLflow run instead of opening a new one.
+  so the resumed run logs into the same MLflow run instead of opening a new one;
+- the metrics a checkpoint-synced MLflow logger has not committed yet when the checkpoint is written
+  (they are committed right after the write); the resumed run logs those MLflow lacks, so a crash
+  between the write and the commit loses nothing.
 
 All state is tensors, ints and lists (loads with `weights_only=True`). The pipeline attaches the
 callback to every run; add it yourself (`callbacks=[ResumeState()]`) when training outside it.
@@ -66,13 +69,23 @@ class ResumeState(Callback):
     def __init__(self) -> None:
         self.run_id: str | None = None
         self.restored_rng = False
+        self.recommitted = 0
+        self._loggers: list = []
+        self._uncommitted_to_restore: list = []
 
     def on_fit_start(self, trainer, pl_module) -> None:
-        if trainer.is_global_zero:
-            self.run_id = tracking_run_id(trainer)
+        if not trainer.is_global_zero:
+            return
+        self.run_id = tracking_run_id(trainer)
+        self._loggers = [lg for lg in trainer.loggers if hasattr(lg, "uncommitted_metrics")]
+        if self._uncommitted_to_restore:
+            for logger in self._loggers:
+                self.recommitted += logger.recommit(self._uncommitted_to_restore)
+            self._uncommitted_to_restore = []
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": capture_rng_states(), "mlflow_run_id": self.run_id}
+        uncommitted = [entry for lg in self._loggers for entry in lg.uncommitted_metrics()]
+        return {"rng": capture_rng_states(), "mlflow_run_id": self.run_id, "uncommitted_metrics": uncommitted}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # Lightning loads callback states after the model and before the loops run: nothing draws
@@ -81,6 +94,7 @@ class ResumeState(Callback):
         restore_rng_states(state_dict["rng"])
         self.restored_rng = True
         self.run_id = state_dict.get("mlflow_run_id") or self.run_id
+        self._uncommitted_to_restore = list(state_dict.get("uncommitted_metrics", []))
 
 
 def checkpoint_run_id(ckpt_path: str) -> str | None:

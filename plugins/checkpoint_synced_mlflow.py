@@ -13,6 +13,11 @@ a best-model checkpoint written just before it in the same validation must not c
 between the two writes would leave MLflow ahead of last.ckpt); with `commit_on="any"` every save
 (for setups without a last checkpoint). The pipeline picks "last" when a ModelCheckpoint keeps one.
 
+The write of last.ckpt and the commit that follows it are two steps; a crash between them would
+lose the steps up to that checkpoint (the resumed run does not recompute them). So the metrics not
+yet committed are also stored in the checkpoint (`uncommitted_metrics`, via `ResumeState`), and a
+resumed run logs those of them MLflow does not hold (`recommit`).
+
 Trade-off: the MLflow UI shows a running job's metrics up to its last checkpoint. Pass
 `commit_on_checkpoint=False` for live metrics (at the price of doubled steps after a crash).
 """
@@ -60,6 +65,27 @@ class CheckpointSyncedMLFlowLogger(MLFlowLogger):
         pending, self._pending = self._pending, []
         for start in range(0, len(pending), MAX_METRICS_PER_BATCH):
             self.experiment.log_batch(run_id=self.run_id, metrics=pending[start : start + MAX_METRICS_PER_BATCH])
+
+    def uncommitted_metrics(self) -> list[list]:
+        """The buffered metrics as [key, value, timestamp, step] lists (for checkpoints)."""
+        return [[m.key, m.value, m.timestamp, m.step] for m in self._pending]
+
+    @rank_zero_only
+    def recommit(self, entries: list[list]) -> int:
+        """Log the entries (from `uncommitted_metrics` of a checkpoint) that the run does not hold
+        yet; returns how many were logged."""
+        from mlflow.entities import Metric
+
+        held: dict[str, set[int]] = {}
+        missing = []
+        for key, value, stamp, step in entries:
+            if key not in held:
+                held[key] = {m.step for m in self.experiment.get_metric_history(self.run_id, key)}
+            if int(step) not in held[key]:
+                missing.append(Metric(key=key, value=float(value), timestamp=int(stamp), step=int(step)))
+        for start in range(0, len(missing), MAX_METRICS_PER_BATCH):
+            self.experiment.log_batch(run_id=self.run_id, metrics=missing[start : start + MAX_METRICS_PER_BATCH])
+        return len(missing)
 
     def after_save_checkpoint(self, checkpoint_callback) -> None:
         # the file just written (a private attribute of ModelCheckpoint; without it, commit on every save)

@@ -116,3 +116,27 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     resumed_weights = torch.load(crash_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     for name, tensor in full_weights["state_dict"].items():
         assert torch.equal(tensor, resumed_weights["state_dict"][name]), name
+
+
+def test_metrics_uncommitted_at_a_crash_are_logged_once_on_resume(tmp_path):
+    """The window between writing last.ckpt and committing the metrics: the checkpoint carries the
+    uncommitted metrics, and the resumed run logs exactly those MLflow lacks."""
+    from mlflow.tracking import MlflowClient
+
+    from neurobolts.plugins.mlflow_tracking import mlflow_logger
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    first = mlflow_logger("crash", uri, artifact_dir=str(tmp_path / "art"))
+    first.log_metrics({"train/loss": 1.0}, step=1)
+    first.flush_metrics()  # committed with an earlier checkpoint
+    first.log_metrics({"train/loss": 0.5}, step=2)
+    first.log_metrics({"val/acc": 0.9}, step=2)
+    stored = first.uncommitted_metrics()  # what ResumeState puts into the checkpoint
+    assert [entry[0] for entry in stored] == ["train/loss", "val/acc"]
+    # crash here: never flushed
+    resumed = mlflow_logger("crash", uri, run_id=first.run_id)
+    assert resumed.recommit(stored) == 2
+    assert resumed.recommit(stored) == 0  # already there: nothing doubled
+    client = MlflowClient(uri)
+    assert [(m.step, m.value) for m in client.get_metric_history(first.run_id, "train/loss")] == [(1, 1.0), (2, 0.5)]
+    assert [m.step for m in client.get_metric_history(first.run_id, "val/acc")] == [2]
