@@ -64,12 +64,11 @@ def tracking_run_id(trainer) -> str | None:
 
 
 class ResumeState(Callback):
-    """Checkpoints the RNG states and the MLflow run id; restores the RNG states on load."""
+    """Checkpoints the RNG states, the MLflow run id and the uncommitted metrics; restores them on resume."""
 
     def __init__(self) -> None:
         self.run_id: str | None = None
-        self.restored_rng = False
-        self.recommitted = 0
+        self.recommitted = 0  # metrics re-logged on resume (they were in the checkpoint, not in MLflow)
         self._loggers: list = []
         self._uncommitted_to_restore: list = []
 
@@ -92,7 +91,6 @@ class ResumeState(Callback):
         # from the global RNGs between here and the first training step (GlobalBatchSampler and
         # ResumableDataLoader make re-creating the interrupted epoch's iterator RNG-neutral).
         restore_rng_states(state_dict["rng"])
-        self.restored_rng = True
         self.run_id = state_dict.get("mlflow_run_id") or self.run_id
         self._uncommitted_to_restore = list(state_dict.get("uncommitted_metrics", []))
 
