@@ -76,7 +76,10 @@ class ResumeState(Callback):
         if not trainer.is_global_zero:
             return
         self.run_id = tracking_run_id(trainer)
-        self._loggers = [lg for lg in trainer.loggers if hasattr(lg, "uncommitted_metrics")]
+        from neurobolts.plugins.checkpoint_synced_mlflow import CheckpointSyncedMLFlowLogger
+
+        # isinstance, not hasattr: fast_dev_run's DummyLogger answers every attribute
+        self._loggers = [lg for lg in trainer.loggers if isinstance(lg, CheckpointSyncedMLFlowLogger)]
         if self._uncommitted_to_restore:
             for logger in self._loggers:
                 self.recommitted += logger.recommit(self._uncommitted_to_restore)

@@ -84,9 +84,11 @@ def _commit_metrics_with_last_checkpoint(loggers: list, callbacks: list) -> None
     """Checkpoint-synced MLflow loggers commit metrics with last.ckpt when a ModelCheckpoint keeps one."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
+    from neurobolts.plugins.checkpoint_synced_mlflow import CheckpointSyncedMLFlowLogger
+
     if any(isinstance(cb, ModelCheckpoint) and cb.save_last for cb in callbacks):
         for logger in loggers:
-            if hasattr(logger, "commit_on"):
+            if isinstance(logger, CheckpointSyncedMLFlowLogger):
                 logger.commit_on = "last"
 
 
