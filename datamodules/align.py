@@ -54,10 +54,10 @@ class _SplitsDataModule(LightningDataModule):
         if not self.splits:
             self.splits = self.build_splits()
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+    def _eval_loader(self, split: str) -> DataLoader:
         dataset = self.splits[split]
         return DataLoader(
-            dataset, batch_size=min(batch_size, len(dataset)), shuffle=shuffle, drop_last=shuffle,
+            dataset, batch_size=min(self.eval_batch_size, len(dataset)),
             num_workers=self.num_workers, pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0,
         )
 
@@ -67,10 +67,10 @@ class _SplitsDataModule(LightningDataModule):
                                num_workers=self.num_workers, pin_memory=self.pin_memory)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", self.eval_batch_size, shuffle=False)
+        return self._eval_loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False)
+        return self._eval_loader("test")
 
 
 class TeacherClassificationDataModule(_SplitsDataModule):

@@ -99,7 +99,6 @@ class DiffusionBumpsDataModule(LightningDataModule):
         self.eval_conditions = evaluation_grid(image_size, self.eval_margin, self.periodic)
         self.train_set: TensorDataset | None = None
         self.eval_set: TensorDataset | None = None
-        self.batch_size_per_device = batch_size
 
     def render(self, centres: torch.Tensor) -> torch.Tensor:
         """Images in the model's [-1, 1] range for the given (n, 2) centres."""
@@ -113,19 +112,16 @@ class DiffusionBumpsDataModule(LightningDataModule):
                 raise ValueError(
                     f"data.batch_size={self.batch_size} is not divisible by the world size {world}"
                 )
-            self.batch_size_per_device = self.batch_size // world
         if self.train_set is None:
             centres = lattice_centres(self.image_size, self.dx, self.dy)
             centres = subsample(centres, self.subsample_fraction, self.seed)
             self.train_set = TensorDataset(self.render(centres), centres)
             self.eval_set = TensorDataset(self.render(self.eval_conditions), self.eval_conditions)
 
-    def _loader(self, dataset: TensorDataset, batch_size: int, shuffle: bool) -> DataLoader:
+    def _eval_loader(self) -> DataLoader:
         return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle and len(dataset) >= batch_size,
+            self.eval_set,
+            batch_size=self.eval_batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
@@ -137,10 +133,10 @@ class DiffusionBumpsDataModule(LightningDataModule):
                                pin_memory=self.pin_memory)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.eval_set, self.eval_batch_size, shuffle=False)
+        return self._eval_loader()
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.eval_set, self.eval_batch_size, shuffle=False)
+        return self._eval_loader()
 
     def probe_batch(self) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
         """Probe protocol for analysis callbacks: `((x_t, t, cond), factors)`.

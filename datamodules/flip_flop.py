@@ -47,7 +47,6 @@ class FlipFlopDataModule(LightningDataModule):
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         flip_flop_sequences(1, steps, n_bits, pulse_probability)  # validate the task arguments now
         self.save_hyperparameters(logger=False)
-        self.batch_size_per_device = batch_size
         self.train_set = self.val_set = None
 
     def setup(self, stage: str | None = None) -> None:
@@ -56,7 +55,6 @@ class FlipFlopDataModule(LightningDataModule):
             if hp.batch_size % self.trainer.world_size != 0:
                 raise ValueError(f"data.batch_size={hp.batch_size} is not divisible by the world size "
                                  f"{self.trainer.world_size}")
-            self.batch_size_per_device = hp.batch_size // self.trainer.world_size
         if self.train_set is None:
             common = dict(steps=hp.steps, n_bits=hp.n_bits, pulse_probability=hp.pulse_probability)
             self.train_set = TensorDataset(*flip_flop_sequences(hp.n_train, seed=hp.seed, **common))

@@ -58,7 +58,6 @@ class SphereTasksDataModule(LightningDataModule):
         sphere_classification_task(1, sphere_dim, ambient_dim, num_classes, margin, radius, seed)
         self.sphere_dim, self.ambient_dim = sphere_dim, ambient_dim
         self.num_classes = num_classes
-        self.batch_size_per_device = batch_size
         self.train_set: TensorDataset | None = None
         self.val_set: TensorDataset | None = None
         self.test_set: TensorDataset | None = None
@@ -80,7 +79,6 @@ class SphereTasksDataModule(LightningDataModule):
             world = self.trainer.world_size
             if hp.batch_size % world != 0:
                 raise ValueError(f"data.batch_size={hp.batch_size} is not divisible by the world size {world}")
-            self.batch_size_per_device = hp.batch_size // world
         if self.train_set is None:
             total = hp.num_train + hp.num_val + hp.num_test
             x, y = sphere_classification_task(
@@ -91,9 +89,9 @@ class SphereTasksDataModule(LightningDataModule):
             self.val_set = TensorDataset(x[a:b], y[a:b])
             self.test_set = TensorDataset(x[b:], y[b:])
 
-    def _loader(self, dataset: TensorDataset, batch_size: int, shuffle: bool) -> DataLoader:
+    def _eval_loader(self, dataset: TensorDataset) -> DataLoader:
         return DataLoader(
-            dataset, batch_size=batch_size, shuffle=shuffle, drop_last=shuffle and len(dataset) >= batch_size,
+            dataset, batch_size=self.hparams.eval_batch_size,
             num_workers=self.hparams.num_workers, pin_memory=self.hparams.pin_memory,
             persistent_workers=self.hparams.num_workers > 0,
         )
@@ -104,7 +102,7 @@ class SphereTasksDataModule(LightningDataModule):
                                num_workers=self.hparams.num_workers, pin_memory=self.hparams.pin_memory)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, self.hparams.eval_batch_size, shuffle=False)
+        return self._eval_loader(self.val_set)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, self.hparams.eval_batch_size, shuffle=False)
+        return self._eval_loader(self.test_set)

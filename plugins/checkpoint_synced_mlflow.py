@@ -63,8 +63,11 @@ class CheckpointSyncedMLFlowLogger(MLFlowLogger):
     def flush_metrics(self) -> None:
         """Write the buffered metrics to MLflow."""
         pending, self._pending = self._pending, []
-        for start in range(0, len(pending), MAX_METRICS_PER_BATCH):
-            self.experiment.log_batch(run_id=self.run_id, metrics=pending[start : start + MAX_METRICS_PER_BATCH])
+        self._write(pending)
+
+    def _write(self, metrics: list) -> None:
+        for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
+            self.experiment.log_batch(run_id=self.run_id, metrics=metrics[start : start + MAX_METRICS_PER_BATCH])
 
     def uncommitted_metrics(self) -> list[list]:
         """The buffered metrics as [key, value, timestamp, step] lists (for checkpoints)."""
@@ -83,8 +86,7 @@ class CheckpointSyncedMLFlowLogger(MLFlowLogger):
                 held[key] = {m.step for m in self.experiment.get_metric_history(self.run_id, key)}
             if int(step) not in held[key]:
                 missing.append(Metric(key=key, value=float(value), timestamp=int(stamp), step=int(step)))
-        for start in range(0, len(missing), MAX_METRICS_PER_BATCH):
-            self.experiment.log_batch(run_id=self.run_id, metrics=missing[start : start + MAX_METRICS_PER_BATCH])
+        self._write(missing)
         return len(missing)
 
     def after_save_checkpoint(self, checkpoint_callback) -> None:
