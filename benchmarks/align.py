@@ -1,4 +1,4 @@
-"""The measurements of the Align issue on CPU (papers/align.md sections 4, 6, 7), sized for 2 cores.
+"""The measurements of the Align issue on CPU (docs/papers/align.md sections 4, 6, 7), sized for 2 cores.
 
 1. Accuracy: `experiment=align_wide` (teacher task, full-batch SGD) for each rule at each width of
    --acc-widths: test accuracy (best validation checkpoint), its gap to backprop, the final
@@ -29,7 +29,8 @@ from pathlib import Path
 import torch
 from common import QUIET, compose_experiment
 
-from neurobolts.lightning_modules.align_rules import align_update, backprop_gradient, layer_cosines
+from neurobolts.lightning_modules.align.rules import align_update, backprop_gradient, layer_cosines
+from neurobolts.plugins.figures import pyplot
 from neurobolts.plugins.pipeline import train
 
 RULES = ("backprop", "align_zero", "align_ada")
@@ -115,10 +116,7 @@ def _fmt(values) -> str:
 
 
 def figure(results: dict):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax_acc, ax_cos) = plt.subplots(1, 2, figsize=(10, 4))
     colors = {"backprop": "k", "align_zero": "tab:blue", "align_ada": "tab:orange"}

@@ -23,7 +23,7 @@ from common import QUIET, compose_experiment
 from lightning.pytorch import Callback
 
 from neurobolts.callbacks import LatentManifoldOrdering
-from neurobolts.lightning_modules.bump_scoring import first_step_at_least, phase_milestones
+from neurobolts.lightning_modules.diffusion_bumps.scoring import first_step_at_least, phase_milestones
 from neurobolts.plugins.pipeline import train
 
 LIMIT_S = 600.0

@@ -2,7 +2,7 @@
 
 The reference runs in its own environment (never a dependency of neurobolts): pass its interpreter with
 --peer-python (default /tmp/dsa_peer_venv/bin/python). Both sides use one CPU thread. Systems (spec
-papers/dsa.md 6): x_{t+1} = A x_t + N(0, I), N = 10, T = 2000, A Gaussian with spectral radius 0.95;
+docs/papers/dsa.md 6): x_{t+1} = A x_t + N(0, I), N = 10, T = 2000, A Gaussian with spectral radius 0.95;
 cases: a rotated copy X Q^T (Q orthogonal, det -1), the same system with new noise, a different system.
 All calls: n_delays=10, the reference's DSA defaults iters=1500, lr=5e-3.
 
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neurobolts.callbacks.delay_dmd import fit_dmd
-from neurobolts.callbacks.dsa import dsa
+from neurobolts.callbacks.dsa.delay_dmd import fit_dmd
+from neurobolts.callbacks.dsa.similarity import dsa
 
 PEER_SCRIPT = r"""
 import json, sys, time

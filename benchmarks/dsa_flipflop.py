@@ -1,4 +1,4 @@
-"""DSA case 1 (papers/dsa.md 4): do flip-flop RNNs of different architectures cluster by architecture?
+"""DSA case 1 (docs/papers/dsa.md 4): do flip-flop RNNs of different architectures cluster by architecture?
 
 The paper's claim (Maheswaranathan et al. 2019 networks; qualitative, MDS plots): LSTM, GRU and vanilla
 RNNs trained on the 3-bit flip-flop task share the same dynamical solution (2^3 stable fixed points) but
@@ -13,7 +13,7 @@ LSTM the output h, not the cell state) are compared between all networks by
   the top-10 PCs;
 - DSA under a fixed grid of protocols, every one printed (`PROTOCOLS`). The first is the primary
   protocol: rank = n_bits = 3, the task's latent dimension (the cube of 2^3 fixed points; the
-  signal-dimension rule of papers/dsa.md 5.7), no delays, angular score.
+  signal-dimension rule of docs/papers/dsa.md 5.7), no delays, angular score.
 
 It prints the silhouette by architecture of every distance matrix (higher = clustered by
 architecture; 0 = no structure) and saves an MDS figure (sklearn metric MDS on the precomputed
@@ -40,9 +40,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neurobolts.callbacks.network_comparison import compare_networks, multirun_checkpoints
-from neurobolts.datamodules.flip_flop import FlipFlopDataModule
-from neurobolts.lightning_modules.flip_flop_rnn import CELLS, load_flip_flop_rnn
+from neurobolts.callbacks.dsa.network_comparison import compare_networks, multirun_checkpoints
+from neurobolts.datamodules.dsa.flip_flop import FlipFlopDataModule
+from neurobolts.lightning_modules.dsa.flip_flop_rnn import CELLS, load_flip_flop_rnn
+from neurobolts.plugins.figures import pyplot
 
 # (name, DSA settings); Procrustes does not depend on them. The first is the primary protocol.
 PROTOCOLS = [
@@ -122,10 +123,7 @@ def probe_hidden_states(paths: list[Path]) -> tuple[dict[str, list[np.ndarray]],
 
 
 def save_mds_figure(result: dict, cells: list[str], path: Path, dsa_name: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from sklearn.manifold import MDS
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
@@ -199,5 +197,5 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(1)  # small matrices: more threads only add overhead (papers/dsa.md 5.8)
+    torch.set_num_threads(1)  # small matrices: more threads only add overhead (docs/papers/dsa.md 5.8)
     main()

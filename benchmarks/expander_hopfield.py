@@ -16,8 +16,9 @@ import time
 
 import torch
 
-from neurobolts.datamodules.bit_flips import corrupt, flip_masks, random_messages
-from neurobolts.lightning_modules.associative_recall import build_memory, recall_scores, run_to_fixed_point
+from neurobolts.callbacks.recall_curve.recall import recall_scores, run_to_fixed_point
+from neurobolts.datamodules.expander_hopfield.bit_flips import corrupt, flip_masks, random_messages
+from neurobolts.lightning_modules.expander_hopfield.memory import build_memory
 
 
 def timed_recall(memory, cues: torch.Tensor, max_steps: int, repeats: int, device: str):

@@ -22,15 +22,19 @@ import time
 
 import torch
 
-from neurobolts.callbacks.inductive_bias import (
+from neurobolts.callbacks.inductive_bias.difficulty import (
     cartpole_difficulty,
     control_difficulty,
     meta_learning_difficulty,
     task_difficulty_bits,
 )
-from neurobolts.callbacks.intrinsic_dimension import mle_intrinsic_dim, twonn_intrinsic_dim
-from neurobolts.callbacks.task_resolution import sample_resolution
-from neurobolts.datamodules.sphere_tasks import random_embedding, sample_sphere, sphere_classification_task
+from neurobolts.callbacks.inductive_bias.intrinsic_dimension import mle_intrinsic_dim, twonn_intrinsic_dim
+from neurobolts.callbacks.inductive_bias.task_resolution import sample_resolution
+from neurobolts.datamodules.inductive_bias.sphere_tasks import (
+    random_embedding,
+    sample_sphere,
+    sphere_classification_task,
+)
 
 TABLE_LIMIT_S = 1.0
 

@@ -20,7 +20,7 @@ import warnings
 from common import QUIET, compose_experiment
 
 from neurobolts.callbacks import InductiveBiasComplexity
-from neurobolts.callbacks.inductive_bias import classification_difficulty
+from neurobolts.callbacks.inductive_bias.difficulty import classification_difficulty
 from neurobolts.plugins.pipeline import train
 
 
@@ -52,7 +52,9 @@ def run_task(m: int, margin: float, max_steps: int, seed: int) -> dict:
 
 
 def figure(rows: list[dict], path: str) -> None:
-    import matplotlib.pyplot as plt
+    from neurobolts.plugins.figures import pyplot
+
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for margin in sorted({r["margin"] for r in rows}):

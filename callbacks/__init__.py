@@ -1,11 +1,11 @@
-"""Cross-cutting analyses: a pure functional core plus thin Callbacks that attach to any run."""
+"""Cross-cutting analyses, one subpackage each: a pure functional core plus a thin Callback that
+attaches to any run (`callback.py`), its figures (`figures.py`); `common` holds the shared
+probe and RNG helpers, `reliability` the run-wide Callbacks the pipeline attaches."""
 
-from neurobolts.callbacks.dynamical_similarity import DynamicalSimilarity
-from neurobolts.callbacks.inductive_bias_complexity import InductiveBiasComplexity
-from neurobolts.callbacks.latent_manifold_ordering import LatentManifoldOrdering
-from neurobolts.callbacks.non_finite_guard import NonFiniteGuard
-from neurobolts.callbacks.recall_curve import RecallCurve
-from neurobolts.callbacks.resume_state import ResumeState
+from neurobolts.plugins.lazy import lazy_exports
 
-__all__ = ["DynamicalSimilarity", "InductiveBiasComplexity", "LatentManifoldOrdering", "NonFiniteGuard",
-           "RecallCurve", "ResumeState"]
+_EXPORTS = {"DynamicalSimilarity": ".dsa.callback", "FinalValidation": ".reliability.final_validation", "InductiveBiasComplexity": ".inductive_bias.callback",
+            "LatentManifoldOrdering": ".manifold.callback", "NonFiniteGuard": ".reliability.non_finite_guard",
+            "RecallCurve": ".recall_curve.callback", "ResumeState": ".reliability.resume_state"}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,15 +1,13 @@
-"""DataModules, one per paper, with their data generators beside them."""
+"""DataModules, one subpackage per paper with its data generators beside them; `common` holds
+the global batch order shared by the training loaders."""
 
-from neurobolts.datamodules.align import (
-    AddTaskDataModule,
-    ImageClassificationDataModule,
-    TeacherClassificationDataModule,
-)
-from neurobolts.datamodules.corrupted_cues import CorruptedCuesDataModule
-from neurobolts.datamodules.diffusion_bumps import DiffusionBumpsDataModule
-from neurobolts.datamodules.dsa_attractors import AttractorSystemsDataModule
-from neurobolts.datamodules.flip_flop import FlipFlopDataModule
-from neurobolts.datamodules.ibc_tasks import SphereTasksDataModule
+from neurobolts.plugins.lazy import lazy_exports
 
-__all__ = ["AddTaskDataModule", "AttractorSystemsDataModule", "CorruptedCuesDataModule", "DiffusionBumpsDataModule", "FlipFlopDataModule", "ImageClassificationDataModule",
-           "TeacherClassificationDataModule", "SphereTasksDataModule"]
+_EXPORTS = {"AddTaskDataModule": ".align.datamodule", "AttractorSystemsDataModule": ".dsa.attractors",
+            "CorruptedCuesDataModule": ".expander_hopfield.datamodule",
+            "DiffusionBumpsDataModule": ".diffusion_bumps.datamodule", "FlipFlopDataModule": ".dsa.flip_flop",
+            "ImageClassificationDataModule": ".align.datamodule",
+            "TeacherClassificationDataModule": ".align.datamodule",
+            "SphereTasksDataModule": ".inductive_bias.datamodule"}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,12 +1,11 @@
-"""LightningModules, one per paper, with their networks beside them."""
+"""LightningModules, one subpackage per paper with its networks beside them."""
 
-from neurobolts.lightning_modules.align import AlignModule
-from neurobolts.lightning_modules.align_networks import NTKMLP, NTKRNN
-from neurobolts.lightning_modules.conditional_unet import ConditionalUNet
-from neurobolts.lightning_modules.diffusion_bumps import DiffusionBumpsModule
-from neurobolts.lightning_modules.dsa_attractors import AttractorSimilarityStudy
-from neurobolts.lightning_modules.expander_hopfield import ExpanderHopfieldModule
-from neurobolts.lightning_modules.flip_flop_rnn import FlipFlopRNN
-from neurobolts.lightning_modules.mlp_classifier import MLPClassifier
+from neurobolts.plugins.lazy import lazy_exports
 
-__all__ = ["AlignModule", "AttractorSimilarityStudy", "NTKMLP", "NTKRNN", "ConditionalUNet", "DiffusionBumpsModule", "ExpanderHopfieldModule", "FlipFlopRNN", "MLPClassifier"]
+_EXPORTS = {"DiffusionBumpsModule": ".diffusion_bumps.module", "ConditionalUNet": ".diffusion_bumps.unet",
+            "AlignModule": ".align.module", "NTKMLP": ".align.networks", "NTKRNN": ".align.networks",
+            "ExpanderHopfieldModule": ".expander_hopfield.module",
+            "AttractorSimilarityStudy": ".dsa.attractor_study", "FlipFlopRNN": ".dsa.flip_flop_rnn",
+            "MLPClassifier": ".inductive_bias.mlp_classifier"}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -14,10 +14,14 @@ CONFIG_PATH = "pkg://neurobolts.configs"
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
 def train_main(cfg: DictConfig) -> float | None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
     from neurobolts.plugins.pipeline import optimized_metric, train
 
     metrics, _ = train(cfg)
-    return optimized_metric(cfg, metrics)
+    in_sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    return optimized_metric(cfg, metrics, required=in_sweep)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="eval")

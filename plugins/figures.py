@@ -9,6 +9,17 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def pyplot():
+    """`matplotlib.pyplot` on the non-interactive Agg backend, for figures drawn during training (no
+    display on a cluster node, no GUI thread under DDP). A backend the user chose before is kept."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def log_figure(trainer, figure, artifact_path: str) -> list[str]:
     """Log a matplotlib figure under `artifact_path` (e.g. "figures/samples/step_000250.png").
 

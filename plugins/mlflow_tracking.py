@@ -53,7 +53,7 @@ def mlflow_logger(
         log_model: Lightning's own checkpoint logging; the pipeline logs the best and last
             checkpoints itself (`log_checkpoints`), so the default config sets it off.
         run_id: continue this existing run instead of starting one (the pipeline sets it when
-            resuming from a checkpoint that recorded its run, see callbacks/resume_state.py).
+            resuming from a checkpoint that recorded its run, see callbacks/reliability/resume_state.py).
         commit_on_checkpoint: write metrics to MLflow when a checkpoint is saved (and at the end),
             so that a crashed-and-resumed run neither loses nor doubles a step; false: live metrics.
     """

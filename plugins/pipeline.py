@@ -15,6 +15,7 @@ step exactly once.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from omegaconf import DictConfig, open_dict
@@ -59,25 +60,81 @@ def _finalize_failed(loggers: list) -> None:
             log.exception("Could not mark logger %s as failed", type(logger).__name__)
 
 
-def _check_resume(cfg: DictConfig) -> None:
-    """Fail early on a missing checkpoint; point the MLflow logger at the run the checkpoint recorded."""
+def _check_checkpoint_file(cfg: DictConfig) -> str | None:
     from pathlib import Path
 
-    from neurobolts.callbacks.resume_state import checkpoint_run_id
-
     ckpt_path = cfg.get("ckpt_path")
-    if not ckpt_path:
-        return
-    if not Path(ckpt_path).is_file():
+    if ckpt_path and not Path(ckpt_path).is_file():
         raise ConfigError(f"ckpt_path={ckpt_path!r} does not exist (expected a checkpoint file, "
                           f"e.g. <output dir>/checkpoints/last.ckpt)")
-    mlflow_node = (cfg.get("logger") or {}).get("mlflow")
+    return ckpt_path or None
+
+
+def _mlflow_node(cfg: DictConfig):
+    return (cfg.get("logger") or {}).get("mlflow")
+
+
+def _check_resume(cfg: DictConfig) -> None:
+    """Fail early on a missing checkpoint; point the MLflow logger at the run the checkpoint recorded."""
+    from neurobolts.callbacks.reliability.resume_state import checkpoint_run_id
+
+    ckpt_path = _check_checkpoint_file(cfg)
+    if not ckpt_path:
+        return
+    mlflow_node = _mlflow_node(cfg)
     if mlflow_node is not None and "run_id" in mlflow_node and mlflow_node.get("run_id") is None:
         run_id = checkpoint_run_id(ckpt_path)
-        if run_id is not None:
+        if run_id is not None and _run_exists(mlflow_node.get("tracking_uri"), run_id):
             log.info("Resuming MLflow run %s recorded in %s", run_id, ckpt_path)
             with open_dict(cfg):
                 cfg.logger.mlflow.run_id = run_id
+        elif run_id is not None:
+            # a checkpoint brought from another machine or store: train on in a new run that names it
+            log.warning("The MLflow run %s recorded in %s is not in this tracking store: the resumed "
+                        "training logs to a new run (tag neurobolts.resumed_from_run)", run_id, ckpt_path)
+            with open_dict(cfg):
+                cfg.logger.mlflow.tags = {**(mlflow_node.get("tags") or {}), "neurobolts.resumed_from_run": run_id}
+
+
+def _link_evaluation_run(cfg: DictConfig) -> None:
+    """An evaluation is its own MLflow run (never the training run: its params would clash), named
+    `eval-<checkpoint>-<time>`, tagged with the checkpoint and, when the checkpoint recorded a training
+    run that this tracking store holds, nested under it (`mlflow.parentRunId`), so `mlflow ui` shows it
+    below the run that trained the weights."""
+    from pathlib import Path
+
+    from neurobolts.callbacks.reliability.resume_state import checkpoint_run_id
+
+    ckpt_path = _check_checkpoint_file(cfg)
+    mlflow_node = _mlflow_node(cfg)
+    if mlflow_node is None:
+        return
+    tags = {"neurobolts.checkpoint": str(Path(ckpt_path).resolve()), "neurobolts.kind": "evaluation"}
+    training_run = checkpoint_run_id(ckpt_path)
+    if training_run is not None:
+        tags["neurobolts.evaluates_run"] = training_run
+        if _run_exists(mlflow_node.get("tracking_uri"), training_run):
+            tags["mlflow.parentRunId"] = training_run
+        else:
+            log.info("The checkpoint's training run %s is not in this tracking store: the evaluation run "
+                     "is not nested", training_run)
+    with open_dict(cfg):
+        cfg.logger.mlflow.run_id = None
+        cfg.logger.mlflow.run_name = f"eval-{Path(ckpt_path).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+        cfg.logger.mlflow.tags = {**(cfg.logger.mlflow.get("tags") or {}), **tags}
+
+
+def _run_exists(tracking_uri: str | None, run_id: str) -> bool:
+    if not tracking_uri:
+        return False
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        MlflowClient(tracking_uri).get_run(run_id)
+    except MlflowException:
+        return False
+    return True
 
 
 def _commit_metrics_with_last_checkpoint(loggers: list, callbacks: list) -> None:
@@ -103,19 +160,26 @@ def _check_trainer_fields(trainer_cfg: DictConfig) -> None:
             raise ConfigError(f"trainer.{field} must be an integer, got {value!r}")
 
 
-def build(cfg: DictConfig, extra_callbacks: list | None = None) -> dict[str, Any]:
+def build(cfg: DictConfig, extra_callbacks: list | None = None, training: bool = True) -> dict[str, Any]:
     """Instantiate datamodule, model, callbacks, loggers and trainer from a composed config.
 
-    `extra_callbacks` (already built objects) are attached after the configured ones.
+    `extra_callbacks` (already built objects) are attached after the configured ones. `training`:
+    the objects are for `train` (a checkpoint in `ckpt_path` is resumed, in its MLflow run, and the
+    run-wide `ResumeState` and `FinalValidation` callbacks are attached); false for `evaluate` (the
+    checkpoint is tested in a run of its own).
     """
     import lightning as L
 
-    from neurobolts.callbacks.resume_state import ResumeState
+    from neurobolts.callbacks.reliability.final_validation import FinalValidation
+    from neurobolts.callbacks.reliability.resume_state import ResumeState
 
     for key in ("data", "model", "trainer"):
         if cfg.get(key) is None:
             raise ConfigError(f"config `{key}` is missing: choose one with `{key}=<name>` or an experiment")
-    _check_resume(cfg)
+    if training:
+        _check_resume(cfg)
+    else:
+        _link_evaluation_run(cfg)
     _check_trainer_fields(cfg.trainer)
     if cfg.get("seed") is not None:
         if not isinstance(cfg.seed, int):
@@ -130,8 +194,10 @@ def build(cfg: DictConfig, extra_callbacks: list | None = None) -> dict[str, Any
         progress_bar=cfg.trainer.get("enable_progress_bar", True) is not False,
     )
     callbacks += list(extra_callbacks or [])
-    if cfg.get("train", True) and not any(isinstance(cb, ResumeState) for cb in callbacks):
-        callbacks.append(ResumeState())
+    if training and cfg.get("train", True):
+        for run_wide in (ResumeState, FinalValidation):
+            if not any(isinstance(cb, run_wide) for cb in callbacks):
+                callbacks.append(run_wide())
     _commit_metrics_with_last_checkpoint(loggers, callbacks)
     try:
         trainer = instantiate_node(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
@@ -179,7 +245,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     """Test a checkpoint (`ckpt_path`, required) with the composed data/model/trainer."""
     if not cfg.get("ckpt_path"):
         raise ConfigError("ckpt_path must point at a checkpoint to evaluate, e.g. ckpt_path=/path/last.ckpt")
-    objects = build(cfg)
+    objects = build(cfg, training=False)
     trainer = objects["trainer"]
     try:
         log_run_config(trainer, cfg)
@@ -191,13 +257,19 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     return _metrics_as_floats(trainer.callback_metrics), objects
 
 
-def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
-    """The value of `cfg.optimized_metric` (for Hydra sweepers), or None when not set."""
+def optimized_metric(cfg: DictConfig, metrics: dict[str, float], required: bool = False) -> float | None:
+    """The value of `cfg.optimized_metric` (returned to Hydra sweepers), or None when not set.
+
+    A metric the run did not log is an error only where a sweeper needs the value (`required`, true in
+    a multirun); a single run warns and returns None, since its metrics and checkpoints are complete.
+    """
     name = cfg.get("optimized_metric")
     if not name:
         return None
     if name not in metrics:
-        raise ConfigError(
-            f"optimized_metric={name!r} was not logged; logged metrics: {sorted(metrics)}"
-        )
+        message = f"optimized_metric={name!r} was not logged; logged metrics: {sorted(metrics)}"
+        if required:
+            raise ConfigError(message + " (a sweep needs it: log it, or set optimized_metric to a logged one)")
+        log.warning(message)
+        return None
     return metrics[name]

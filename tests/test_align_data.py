@@ -16,13 +16,13 @@ from neurobolts.datamodules import (
     ImageClassificationDataModule,
     TeacherClassificationDataModule,
 )
-from neurobolts.datamodules.align_synthetic import (
+from neurobolts.datamodules.align.image_archives import load_cifar10, load_kmnist, read_idx
+from neurobolts.datamodules.align.synthetic import (
     add_task,
     add_task_chance_loss,
     add_task_targets,
     teacher_classification,
 )
-from neurobolts.datamodules.image_archives import load_cifar10, load_kmnist, read_idx
 
 # ------------------------------------------------------------------------------------- Add task
 
@@ -95,7 +95,7 @@ def test_datamodules_build_splits_and_batches():
 
 @pytest.mark.parametrize("make, match", [
     (lambda: TeacherClassificationDataModule(num_classes=1), r"num_classes must be an integer >= 2, got 1"),
-    (lambda: TeacherClassificationDataModule(n_train=100, batch_size=200), r"batch_size must be <= n_train=100"),
+    (lambda: TeacherClassificationDataModule(n_train=100, batch_size=200), r"batch_size must be an integer <= n_train=100, got 200"),
     (lambda: AddTaskDataModule(steps=4), r"steps must be an integer >= 6, got 4"),
     (lambda: AddTaskDataModule(batch_size=0), r"batch_size must be an integer >= 1, got 0"),
     (lambda: ImageClassificationDataModule(dataset="mnist"), r"dataset must be one of \('kmnist', 'cifar10'\)"),

@@ -10,9 +10,9 @@ import torch
 from lightning.pytorch import Trainer
 from torch.utils.data import DataLoader, TensorDataset
 
-from neurobolts.datamodules.align_synthetic import teacher_classification
+from neurobolts.datamodules.align.synthetic import teacher_classification
 from neurobolts.lightning_modules import AlignModule
-from neurobolts.lightning_modules.align_rules import align_update, backprop_gradient
+from neurobolts.lightning_modules.align.rules import align_update, backprop_gradient
 from neurobolts.plugins.instantiate import ConfigError
 from neurobolts.plugins.pipeline import build, train
 
@@ -117,7 +117,7 @@ def test_align_add_trains_the_recurrent_network(make_cfg):
 @pytest.mark.parametrize("override, match", [
     ("model.rule=feedback_alignment", r"`model`.*rule must be one of \('backprop', 'align_zero', 'align_ada'\)"),
     ("model.network=cnn", r"`model`.*network must be one of \('mlp', 'rnn'\), got 'cnn'"),
-    ("model.width=0", r"`model`.*width must be a positive integer, got 0"),
+    ("model.width=0", r"`model`.*width must be an integer >= 1, got 0"),
     ("model.cosine_every_n_steps=-1", r"`model`.*cosine_every_n_steps must be an integer >= 0"),
     ("data.num_classes=1", r"`data`.*num_classes must be an integer >= 2"),
 ])

@@ -1,4 +1,4 @@
-"""The paper's claims at CPU scale (papers/align.md sections 6-7).
+"""The paper's claims at CPU scale (docs/papers/align.md sections 6-7).
 
 Light (default run): along a backprop trajectory on the teacher task, the Align updates are far
 more aligned with the backprop gradient at width 512 than at width 32 (oracle 3, two widths).
@@ -14,9 +14,9 @@ import copy
 import pytest
 import torch
 
-from neurobolts.datamodules.align_synthetic import teacher_classification
-from neurobolts.lightning_modules.align_networks import NTKMLP
-from neurobolts.lightning_modules.align_rules import (
+from neurobolts.datamodules.align.synthetic import teacher_classification
+from neurobolts.lightning_modules.align.networks import NTKMLP
+from neurobolts.lightning_modules.align.rules import (
     align_update,
     backprop_gradient,
     layer_cosines,

@@ -1,4 +1,4 @@
-"""The learning rules of papers/align.md section 2.1 against hand computations (NumPy, float64),
+"""The learning rules of docs/papers/align.md section 2.1 against hand computations (NumPy, float64),
 the spec's oracles 1-2, and proof that the Align rules never backpropagate through the current
 network (its parameters get no autograd gradient and may even have requires_grad=False)."""
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from neurobolts.lightning_modules.align_networks import NTKMLP, NTKRNN, ntk_linear
-from neurobolts.lightning_modules.align_rules import (
+from neurobolts.lightning_modules.align.networks import NTKMLP, NTKRNN, ntk_linear
+from neurobolts.lightning_modules.align.rules import (
     align_update,
     backprop_gradient,
     layer_cosines,

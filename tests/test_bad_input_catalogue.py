@@ -39,7 +39,7 @@ UNKNOWN_GROUP_OPTIONS = [
                  id="unknown-trainer"),
     pytest.param("logger=wandb", r"Could not find 'logger/wandb'(.|\n)*csv(.|\n)*mlflow", id="unknown-logger"),
     pytest.param("data=mnist", r"Could not find 'data/mnist'(.|\n)*align_kmnist", id="unknown-data"),
-    pytest.param("model=resnet50", r"Could not find 'model/resnet50'(.|\n)*mlp_classifier", id="unknown-model"),
+    pytest.param("model=resnet50", r"Could not find 'model/resnet50'(.|\n)*ibc_mlp", id="unknown-model"),
     pytest.param("callbacks=early_stop", r"Could not find 'callbacks/early_stop'(.|\n)*model_checkpoint",
                  id="unknown-callbacks"),
 ]
@@ -76,7 +76,7 @@ BAD_CONFIG_VALUES = [
     pytest.param("dsa_flipflop", "trainer.num_nodes=1.5", r"trainer.num_nodes must be an integer, got 1.5",
                  id="trainer-num-nodes-not-an-integer"),
     pytest.param("ibc_tasks", "data.batch_size=x",
-                 r"`data` \(.*SphereTasksDataModule\).*batch_size must be a positive integer, got 'x'",
+                 r"`data` \(.*SphereTasksDataModule\).*batch_size must be an integer >= 1, got 'x'",
                  id="ibc-batch_size-string"),
     pytest.param("dsa_flipflop", "data.n_train=1.5",
                  r"`data` \(.*FlipFlopDataModule\).*n_train must be an integer >= 1, got 1.5",
@@ -84,17 +84,17 @@ BAD_CONFIG_VALUES = [
     pytest.param("align_add", "data.batch_size=x",
                  r"`data` \(.*AddTaskDataModule\).*batch_size must be an integer >= 1, got 'x'",
                  id="align-batch_size-string"),
-    pytest.param("align_add", "model.width=x", r"`model` \(.*AlignModule\).*width must be a positive integer, got 'x'",
+    pytest.param("align_add", "model.width=x", r"`model` \(.*AlignModule\).*width must be an integer >= 1, got 'x'",
                  id="align-rnn-width-string"),
     # out of range
     pytest.param("diffusion_bumps", "data.sigma=-1.0", r"`data`.*sigma must be a finite number > 0, got -1.0",
                  id="negative-sigma"),
     pytest.param("diffusion_bumps", "data.subsample_fraction=1.5",
-                 r"`data`.*subsample_fraction must be in \(0, 1\], got 1.5", id="subsample-lambda-above-1"),
+                 r"`data`.*subsample_fraction must be a finite number in \(0, 1\], got 1.5", id="subsample-lambda-above-1"),
     pytest.param("dsa_flipflop", "data.pulse_probability=1.5",
-                 r"`data`.*pulse_probability must be in \(0, 1\), got 1.5", id="pulse-probability-above-1"),
+                 r"`data`.*pulse_probability must be a finite number in \(0, 1\), got 1.5", id="pulse-probability-above-1"),
     pytest.param("expander_hopfield", "data.flip_fraction=-0.1",
-                 r"`data`.*flip_fraction must be a number in \[0, 1\], got -0.1", id="flip-fraction-negative"),
+                 r"`data`.*flip_fraction must be a finite number in \[0, 1\], got -0.1", id="flip-fraction-negative"),
     pytest.param("dsa_attractors", "model.rank=0",
                  r"`model` \(.*AttractorSimilarityStudy\).*rank must be an integer >= 1, 'svht' or None, got 0",
                  id="dsa-rank-0"),
@@ -132,6 +132,23 @@ def test_bad_config_value_fails_before_training(make_cfg, experiment, override, 
         build(cfg)
 
 
+EXPERIMENTS = sorted(path.stem for path in (PROJECT_ROOT / "configs" / "experiment").glob("*.yaml"))
+NO_BATCH_SIZE = {"dsa_attractors"}  # one batch of all systems: its data config has no batch_size
+
+
+def test_only_the_listed_experiments_have_no_batch_size(make_cfg):
+    assert {e for e in EXPERIMENTS if "batch_size" not in make_cfg([f"experiment={e}"]).data} == NO_BATCH_SIZE
+
+
+@pytest.mark.parametrize("experiment", sorted(set(EXPERIMENTS) - NO_BATCH_SIZE))
+def test_bool_batch_size_is_refused_by_every_datamodule(make_cfg, experiment):
+    """`data.batch_size=true` is never read as 1: every DataModule refuses a bool where it wants an integer."""
+    cfg = make_cfg([f"experiment={experiment}", *NO_SIDE_EFFECTS, "data.batch_size=true"])
+    assert cfg.data.batch_size is True
+    with pytest.raises(ConfigError, match=r"`data` \(.*\).*batch_size must be an integer >= 1, got True"):
+        build(cfg)
+
+
 # ------------------------------------------------------------------------------------------------
 # 3. DataModules: missing data paths and a global batch that the world size does not divide.
 # ------------------------------------------------------------------------------------------------
@@ -148,7 +165,7 @@ def _cifar_missing(tmp_path):
 
 
 def _idx_not_an_idx_file(tmp_path):
-    from neurobolts.datamodules.image_archives import read_idx
+    from neurobolts.datamodules.align.image_archives import read_idx
 
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(b"this is not an IDX archive")
@@ -213,38 +230,38 @@ X_NAN[3, 1] = np.nan
 
 
 def _dsa(*args, **kwargs):
-    from neurobolts.callbacks.dsa import dsa
+    from neurobolts.callbacks.dsa.similarity import dsa
 
     return dsa(*args, **kwargs)
 
 
 def _manifold_metrics(*args, **kwargs):
-    from neurobolts.callbacks.manifold import manifold_metrics
+    from neurobolts.callbacks.manifold.metrics import manifold_metrics
 
     return manifold_metrics(*args, **kwargs)
 
 
 def _procrustes(*args, **kwargs):
-    from neurobolts.callbacks.procrustes import procrustes_distance
+    from neurobolts.callbacks.dsa.procrustes import procrustes_distance
 
     return procrustes_distance(*args, **kwargs)
 
 
 def _mle(*args, **kwargs):
-    from neurobolts.callbacks.intrinsic_dimension import mle_intrinsic_dim
+    from neurobolts.callbacks.inductive_bias.intrinsic_dimension import mle_intrinsic_dim
 
     return mle_intrinsic_dim(*args, **kwargs)
 
 
 def _ibc_bits(target_error):
-    from neurobolts.callbacks.inductive_bias import classification_difficulty
+    from neurobolts.callbacks.inductive_bias.difficulty import classification_difficulty
 
     return classification_difficulty(n=1000, intrinsic_dim=3, radius=1.0, resolution=0.1,
                                      target_error=target_error, num_classes=2)
 
 
 def _render(sigma):
-    from neurobolts.datamodules.gaussian_bumps import render_bumps
+    from neurobolts.datamodules.diffusion_bumps.bumps import render_bumps
 
     return render_bumps(torch.full((2, 2), 8.0), 16, sigma)
 
@@ -262,8 +279,9 @@ ANALYSIS_CASES = [
                  r"X: a trial has T=40 time steps, too few for n_delays=50.*need T >= .* = 50",
                  id="dsa-more-delays-than-time-steps"),
     pytest.param(lambda: _dsa(X, Y, rank_explained_variance=1.5),
-                 r"rank_explained_variance must be in \(0, 1\], got 1.5", id="dsa-explained-variance-above-1"),
-    pytest.param(lambda: _dsa(X, Y, lamb=-1.0), r"lamb must be a number >= 0, got -1.0", id="dsa-negative-ridge"),
+                 r"rank_explained_variance must be a finite number in \(0, 1\] or None, got 1.5",
+                 id="dsa-explained-variance-above-1"),
+    pytest.param(lambda: _dsa(X, Y, lamb=-1.0), r"lamb must be a finite number >= 0, got -1.0", id="dsa-negative-ridge"),
     pytest.param(lambda: _dsa(X_NAN, Y), r"X contains NaN or infinite values; expected finite numbers", id="dsa-nan"),
     pytest.param(lambda: _dsa(np.zeros((2, 3, 4, 5)), Y),
                  r"X must have shape \(time, neurons\) or \(trials, time, neurons\), got shape \(2, 3, 4, 5\)",
@@ -285,7 +303,7 @@ ANALYSIS_CASES = [
                  id="mle-k-larger-than-sample-count"),
     pytest.param(lambda: _mle(X_NAN, k=5), r"data contains NaN or infinite values \(1 of 40 samples\)",
                  id="mle-nan"),
-    pytest.param(lambda: _ibc_bits(1.5), r"target_error must be in the open interval \(0, 1\), got 1.5",
+    pytest.param(lambda: _ibc_bits(1.5), r"target_error must be a finite number in \(0, 1\), got 1.5",
                  id="ibc-error-probability-above-1"),
     pytest.param(lambda: _render(-1.0), r"sigma_x must be a finite number > 0, got -1.0", id="bumps-negative-sigma"),
 ]
@@ -394,7 +412,7 @@ CALLBACK_CASES = [
                  r"give at most one of rank, rank_thresh, rank_explained_variance",
                  id="dsa-callback-two-rank-options"),
     pytest.param(lambda: _ibc(target_error=1.5), ValueError,
-                 r"target_error must be in the open interval \(0, 1\), got 1.5", id="ibc-callback-target-error"),
+                 r"target_error must be a finite number in \(0, 1\), got 1.5", id="ibc-callback-target-error"),
     pytest.param(lambda: _ibc().collect(TensorDataset(torch.rand(10, 3), torch.rand(10))), ValueError,
                  r"labels must be integer class indices, got dtype torch.float32", id="ibc-callback-float-labels"),
     pytest.param(lambda: _ibc(input_key=5).collect(TensorDataset(torch.rand(10, 3), torch.zeros(10).long())),
@@ -404,7 +422,7 @@ CALLBACK_CASES = [
                  r"flip_fractions must be a non-empty list of numbers in \[0, 1\], got \[0.01, 1.5\]",
                  id="recall-callback-flip-fraction-above-1"),
     pytest.param(lambda: _recall_curve(sizes=[600, 1]), ValueError,
-                 r"sizes must be a non-empty list of integers > 1, got \[600, 1\]", id="recall-callback-size-1"),
+                 r"sizes must be a non-empty list of integers >= 2, got \[600, 1\]", id="recall-callback-size-1"),
     pytest.param(lambda: _recall_curve().on_test_end(FAKE_TRAINER, TinyAutoEncoder()), TypeError,
                  r"RecallCurve needs a module with build_memory\(n_neurons\); TinyAutoEncoder has none",
                  id="recall-callback-module-without-memory"),

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from neurobolts.datamodules.gaussian_bumps import render_bumps
-from neurobolts.lightning_modules.bump_scoring import (
+from neurobolts.datamodules.diffusion_bumps.bumps import render_bumps
+from neurobolts.lightning_modules.diffusion_bumps.scoring import (
     PHASE_A,
     PHASE_B,
     PHASE_C,

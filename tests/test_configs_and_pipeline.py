@@ -83,9 +83,9 @@ def test_unknown_trainer_lists_the_available_ones(make_cfg):
     "override, match",
     [
         ("data.sigma=-1.0", r"`data`.*sigma must be a finite number > 0, got -1.0"),
-        ("data.dx=0", r"`data`.*dx must be a finite number > 0, got 0"),
-        ("data.subsample_fraction=1.5", r"`data`.*subsample_fraction must be in \(0, 1\]"),
-        ("data.image_size=18", r"`model`.*image_size=18 cannot be downsampled 2 times.*multiple of 4"),
+        ("data.dx=0", r"`data`.*dx must be a finite number in \(0, image_size=16\], got 0"),
+        ("data.subsample_fraction=1.5", r"`data`.*subsample_fraction must be a finite number in \(0, 1\], got 1.5"),
+        ("data.image_size=18", r"`model`.*image_size must be a positive multiple of 4 .*downsamples it 2 times.*got 18"),
         ("model.sampler=euler", r"`model`.*sampler must be one of \('ddim', 'ddpm'\)"),
         ("seed=abc", r"seed must be an integer"),
         ("trainer.accelerator=quantum", r"`trainer`.*quantum"),

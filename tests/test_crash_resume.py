@@ -140,3 +140,25 @@ def test_metrics_uncommitted_at_a_crash_are_logged_once_on_resume(tmp_path):
     client = MlflowClient(uri)
     assert [(m.step, m.value) for m in client.get_metric_history(first.run_id, "train/loss")] == [(1, 1.0), (2, 0.5)]
     assert [m.step for m in client.get_metric_history(first.run_id, "val/acc")] == [2]
+
+
+def test_resume_from_a_checkpoint_whose_run_is_not_in_this_store_starts_a_named_new_run(make_cfg, tmp_path):
+    """A checkpoint copied from another machine or store: resuming trains on, in a new MLflow run tagged
+    with the run the checkpoint came from, instead of failing on the unknown run id."""
+    from mlflow.tracking import MlflowClient
+
+    from neurobolts.plugins.pipeline import train
+
+    small = ["experiment=diffusion_bumps", "trainer.max_steps=4", "trainer.val_check_interval=2",
+             "model.sampling_steps=2", "test=false", "trainer.enable_progress_bar=false",
+             "callbacks.rich_progress_bar=null", "callbacks.latent_manifold=null"]
+    first_store, second_store = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
+    _, objects = train(make_cfg([*small, f"logger.mlflow.tracking_uri={first_store}"]))
+    first_run = objects["loggers"][0].run_id
+    ckpt = tmp_path / "output" / "checkpoints" / "last.ckpt"
+    _, resumed = train(make_cfg([*small, "trainer.max_steps=6", f"logger.mlflow.tracking_uri={second_store}",
+                                 f"ckpt_path={ckpt}"]))
+    assert resumed["trainer"].global_step == 6
+    run = MlflowClient(second_store).get_run(resumed["loggers"][0].run_id)
+    assert run.info.run_id != first_run and run.data.tags["neurobolts.resumed_from_run"] == first_run
+    assert run.info.status == "FINISHED"

@@ -128,6 +128,6 @@ def test_every_experiment_has_a_parity_run():
 def test_callback_compute_lines_are_still_logged():
     """Guards the rank-1 check above: the phrases must be what the callbacks actually log."""
     sources = "".join((PROJECT_ROOT / "callbacks" / name).read_text() for name in
-                      ("latent_manifold_ordering.py", "dynamical_similarity.py", "inductive_bias_complexity.py"))
+                      ("manifold/callback.py", "dsa/callback.py", "inductive_bias/callback.py"))
     for line in COMPUTE_LINES:
         assert line in sources, line

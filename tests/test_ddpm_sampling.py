@@ -5,7 +5,12 @@ import math
 import pytest
 import torch
 
-from neurobolts.lightning_modules.ddpm_sampling import NoiseSchedule, ddim_sample, ddim_timesteps, ddpm_sample
+from neurobolts.lightning_modules.diffusion_bumps.sampling import (
+    NoiseSchedule,
+    ddim_sample,
+    ddim_timesteps,
+    ddpm_sample,
+)
 
 
 def test_schedule_closed_forms():
@@ -89,9 +94,9 @@ def test_sampler_shapes_and_determinism_under_a_seed():
 def test_ddim_timesteps_and_bad_arguments():
     assert ddim_timesteps(200, 25)[0] == 199 and ddim_timesteps(200, 25)[-1] == 0
     assert len(ddim_timesteps(200, 25)) == 25
-    with pytest.raises(ValueError, match="sampling steps"):
+    with pytest.raises(ValueError, match=r"sampling_steps must be an integer in \[1, num_timesteps=200\], got 500"):
         ddim_timesteps(200, 500)
-    with pytest.raises(ValueError, match="beta_start"):
+    with pytest.raises(ValueError, match=r"beta_end must be a finite number in \(beta_start=0.2, 1\), got 0.1"):
         NoiseSchedule(100, 0.2, 0.1)
     with pytest.raises(ValueError, match="num_timesteps"):
         NoiseSchedule(1)

@@ -5,7 +5,7 @@ import torch
 
 from neurobolts.datamodules import DiffusionBumpsDataModule
 from neurobolts.lightning_modules import ConditionalUNet, DiffusionBumpsModule
-from neurobolts.lightning_modules.conditional_unet import sinusoidal_encoding
+from neurobolts.lightning_modules.diffusion_bumps.unet import sinusoidal_encoding
 
 
 def _module(**kwargs):
@@ -42,7 +42,8 @@ def test_sinusoidal_encoding_separates_adjacent_positions():
 
 @pytest.mark.parametrize("size, channels", [(18, (16, 32, 32)), (20, (16, 32, 32, 64))])
 def test_unet_rejects_sizes_it_cannot_downsample(size, channels):
-    with pytest.raises(ValueError, match=rf"image_size={size} cannot be downsampled"):
+    with pytest.raises(ValueError, match=rf"image_size must be a positive multiple of {2 ** (len(channels) - 1)} "
+                                         rf"\(the UNet downsamples it .*got {size}"):
         ConditionalUNet(size, channels=channels)
 
 
@@ -104,7 +105,7 @@ def test_ema_tracks_the_weights_and_is_not_trained():
     [
         ({"sampler": "euler"}, "sampler must be one of"),
         ({"ema_decay": 1.5}, "ema_decay"),
-        ({"sampling_steps": 1000}, "sampling steps"),
+        ({"sampling_steps": 1000}, r"sampling_steps must be an integer in \[1, num_timesteps=\d+\], got 1000"),
         ({"beta_end": 2.0}, "beta"),
     ],
 )

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from neurobolts.callbacks.network_comparison import cluster_separation
-from neurobolts.callbacks.procrustes import procrustes_distance
-from neurobolts.datamodules.attractor_dynamics import KINDS, attractor_family
-from neurobolts.datamodules.flip_flop import FlipFlopDataModule, flip_flop_sequences
-from neurobolts.lightning_modules.flip_flop_rnn import CELLS, FlipFlopRNN
+from neurobolts.callbacks.dsa.network_comparison import cluster_separation
+from neurobolts.callbacks.dsa.procrustes import procrustes_distance
+from neurobolts.datamodules.dsa.attractor_dynamics import KINDS, attractor_family
+from neurobolts.datamodules.dsa.flip_flop import FlipFlopDataModule, flip_flop_sequences
+from neurobolts.lightning_modules.dsa.flip_flop_rnn import CELLS, FlipFlopRNN
 from neurobolts.plugins.pipeline import train
 
 
@@ -87,5 +87,5 @@ def test_flip_flop_rnn_cells(cell):
 def test_flip_flop_bad_arguments():
     with pytest.raises(ValueError, match="cell must be one of"):
         FlipFlopRNN(cell="transformer")
-    with pytest.raises(ValueError, match="pulse_probability must be in"):
+    with pytest.raises(ValueError, match=r"pulse_probability must be a finite number in \(0, 1\), got 1.5"):
         FlipFlopDataModule(pulse_probability=1.5)

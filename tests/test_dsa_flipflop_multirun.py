@@ -11,9 +11,9 @@ import torch
 from lightning.pytorch import Trainer
 from torch.utils.data import DataLoader, TensorDataset
 
-from neurobolts.callbacks.network_comparison import compare_networks, multirun_checkpoints
-from neurobolts.datamodules.flip_flop import flip_flop_sequences
-from neurobolts.lightning_modules.flip_flop_rnn import FlipFlopRNN, load_flip_flop_rnn
+from neurobolts.callbacks.dsa.network_comparison import compare_networks, multirun_checkpoints
+from neurobolts.datamodules.dsa.flip_flop import flip_flop_sequences
+from neurobolts.lightning_modules.dsa.flip_flop_rnn import FlipFlopRNN, load_flip_flop_rnn
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "dsa_flipflop.py"
 

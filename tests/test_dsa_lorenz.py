@@ -1,13 +1,13 @@
-"""DSA test oracles on Lorenz-63 (papers/dsa.md 7, items 10 and 11)."""
+"""DSA test oracles on Lorenz-63 (docs/papers/dsa.md 7, items 10 and 11)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from neurobolts.callbacks.dsa import dsa
-from neurobolts.callbacks.network_comparison import cluster_separation
-from neurobolts.datamodules.lorenz import (
+from neurobolts.callbacks.dsa.network_comparison import cluster_separation
+from neurobolts.callbacks.dsa.similarity import dsa
+from neurobolts.datamodules.dsa.lorenz import (
     LORENZ_REGIME_RHOS,
     lorenz_regimes,
     lorenz_trajectories,
@@ -54,7 +54,7 @@ def test_rank_at_signal_dimension_ignores_noise(lorenz_pair, score_method):
 
 
 def test_rank_above_signal_dimension_measures_noise(lorenz_pair):
-    """The documented trade-off (papers/dsa.md 5.7): at rank 30 the noise dominates and the ordering flips."""
+    """The documented trade-off (docs/papers/dsa.md 5.7): at rank 30 the noise dominates and the ordering flips."""
     kwargs = dict(n_delays=10, rank=30, score_method="angular")
     assert dsa(lorenz_pair["clean"], lorenz_pair["noisy"], **kwargs) > dsa(lorenz_pair["clean"],
                                                                           lorenz_pair["rho100"], **kwargs)

@@ -8,9 +8,9 @@ import json
 import pytest
 import torch
 
-from neurobolts.callbacks.recall_curve import RecallCurve, curve_metrics, hopfield_builder
-from neurobolts.datamodules.corrupted_cues import CorruptedCuesDataModule
-from neurobolts.lightning_modules.expander_hopfield import ExpanderHopfieldModule
+from neurobolts.callbacks.recall_curve.callback import RecallCurve, curve_metrics, hopfield_builder
+from neurobolts.datamodules.expander_hopfield.datamodule import CorruptedCuesDataModule
+from neurobolts.lightning_modules.expander_hopfield.module import ExpanderHopfieldModule
 from neurobolts.plugins.instantiate import ConfigError
 from neurobolts.plugins.pipeline import build, train
 
@@ -75,9 +75,9 @@ def test_saved_checkpoint_restores_the_same_network(make_cfg, tmp_path):
         ("model.kind=hopfield", r"`model`.*n_patterns must be an integer >= 1 for kind='hopfield', got None"),
         ("model.self_coupling=-0.5", r"`model`.*self_coupling must be a finite number >= 0, got -0.5"),
         ("model.max_steps=0", r"`model`.*max_steps must be an integer >= 1, got 0"),
-        ("data.flip_fraction=1.5", r"`data`.*flip_fraction must be a number in \[0, 1\], got 1.5"),
-        ("data.test_cues=0", r"`data`.*test_cues must be a positive integer, got 0"),
-        ("callbacks.recall_curve.trials=0", r"`callbacks.recall_curve`.*trials must be a positive integer"),
+        ("data.flip_fraction=1.5", r"`data`.*flip_fraction must be a finite number in \[0, 1\], got 1.5"),
+        ("data.test_cues=0", r"`data`.*test_cues must be an integer >= 1, got 0"),
+        ("callbacks.recall_curve.trials=0", r"`callbacks.recall_curve`.*trials must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_values_fail_before_fit_naming_the_field(make_cfg, override, match):
@@ -114,7 +114,7 @@ def test_recall_curve_callback_needs_build_memory_and_names_its_metrics():
     assert [r["label"] for r in records] == ["model"] and records[0]["exact_recall"] == 1.0
     assert set(curve_metrics(records)) == {"curve/model/N30/p0.000/exact_recall", "curve/model/N30/p0.000/bit_accuracy",
                                            "curve/model/N30/p0.000/spurious"}
-    assert hopfield_builder(0.14, 0)(100).n_patterns == 14
+    assert hopfield_builder(ExpanderHopfieldModule().build_memory, 0.14, 0)(100).n_patterns == 14
     with pytest.raises(ValueError, match=r"variants may not be named \['hopfield'\]"):
         RecallCurve(variants={"hopfield": {"dynamics": "majority"}})
     module = ExpanderHopfieldModule(n_neurons=150, dynamics="adaptive")

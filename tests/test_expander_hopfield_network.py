@@ -1,4 +1,4 @@
-"""The expander Hopfield construction (papers/expander_hopfield.md sections 2 and 7): GF(2) algebra,
+"""The expander Hopfield construction (docs/papers/expander_hopfield.md sections 2 and 7): GF(2) algebra,
 Hamming local codes, the biregular graph, stored states, dynamics and their equivalent paths."""
 
 from __future__ import annotations
@@ -9,16 +9,26 @@ import numpy as np
 import pytest
 import torch
 
-from neurobolts.datamodules.bit_flips import corrupt, flip_count, flip_masks, random_messages
-from neurobolts.lightning_modules.associative_recall import build_memory, run_to_fixed_point
-from neurobolts.lightning_modules.expander_hopfield_network import (
+from neurobolts.callbacks.recall_curve.recall import run_to_fixed_point
+from neurobolts.datamodules.expander_hopfield.bit_flips import (
+    corrupt,
+    flip_count,
+    flip_masks,
+    random_messages,
+)
+from neurobolts.lightning_modules.expander_hopfield.gf2 import (
+    gf2_null_space_parametrisation,
+    gf2_rank,
+    gf2_row_reduce,
+)
+from neurobolts.lightning_modules.expander_hopfield.memory import build_memory
+from neurobolts.lightning_modules.expander_hopfield.network import (
     ExpanderHopfieldNetwork,
     hamming_codewords,
     hamming_parity_check,
     random_biregular_windows,
     update_from_field,
 )
-from neurobolts.lightning_modules.gf2 import gf2_null_space_parametrisation, gf2_rank, gf2_row_reduce
 
 
 def all_states(n: int) -> torch.Tensor:
@@ -251,7 +261,7 @@ def test_flip_masks_flip_exactly_floor_pn_bits():
     masks = flip_masks(50, 600, 0.01, torch.Generator().manual_seed(0))
     assert (masks.sum(dim=1) == 6).all() and flip_count(150, 0.02) == 3 and flip_count(2400, 0.01) == 24
     assert len({tuple(row.nonzero().flatten().tolist()) for row in masks}) == 50
-    with pytest.raises(ValueError, match=r"flip_fraction must be a number in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"flip_fraction must be a finite number in \[0, 1\], got 1.5"):
         flip_count(10, 1.5)
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from neurobolts.lightning_modules.associative_recall import build_memory, recall_trials
+from neurobolts.callbacks.recall_curve.recall import recall_trials
+from neurobolts.lightning_modules.expander_hopfield.memory import build_memory
 
 # the bar: P(exact recall) >= 0.95 at p = 1 % and >= 0.85 at p = 2 %, for N = 150, 600, 2400
 BAR = {0.01: 0.95, 0.02: 0.85}

@@ -1,11 +1,11 @@
-"""Oracles of the bump generator (papers/diffusion_bumps.md section 7, items 1 and the layout)."""
+"""Oracles of the bump generator (docs/papers/diffusion_bumps.md section 7, items 1 and the layout)."""
 
 import math
 
 import pytest
 import torch
 
-from neurobolts.datamodules.gaussian_bumps import (
+from neurobolts.datamodules.diffusion_bumps.bumps import (
     evaluation_grid,
     lattice_centres,
     render_bumps,

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from neurobolts.callbacks import InductiveBiasComplexity
-from neurobolts.callbacks.inductive_bias import task_difficulty_bits
+from neurobolts.callbacks.inductive_bias.difficulty import task_difficulty_bits
 from neurobolts.plugins.pipeline import train
 
 
@@ -147,7 +147,7 @@ def test_callback_estimates_logs_and_tracks_the_model(tmp_path):
 
 
 def test_declared_statistics_are_taken_from_the_datamodule(tmp_path, monkeypatch):
-    import neurobolts.callbacks.task_statistics as ts
+    import neurobolts.callbacks.inductive_bias.task_statistics as ts
 
     def no_estimation(*args, **kwargs):
         raise AssertionError("the MLE must not run when the DataModule declares the intrinsic dimension")
@@ -165,7 +165,7 @@ def test_declared_statistics_are_taken_from_the_datamodule(tmp_path, monkeypatch
 
 
 def test_resumed_run_restores_statistics_without_recomputing(tmp_path, monkeypatch):
-    import neurobolts.callbacks.inductive_bias_complexity as module
+    import neurobolts.callbacks.inductive_bias.callback as module
 
     ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True, save_on_train_epoch_end=False)
     first = blob_callback(plot=False)
@@ -208,13 +208,14 @@ def test_wrong_batch_key_and_tiny_training_set_are_named(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"target_error": 1.5}, r"target_error must be in the open interval \(0, 1\), got 1.5"),
-        ({"target_error": 0.0}, r"target_error must be in the open interval \(0, 1\), got 0.0"),
+        ({"target_error": 1.5}, r"target_error must be a finite number in \(0, 1\), got 1.5"),
+        ({"target_error": 0.0}, r"target_error must be a finite number in \(0, 1\), got 0.0"),
         ({"target_error": 0.1, "resolution": -1}, r"resolution must be a finite number > 0 or None, got -1"),
         ({"target_error": 0.1, "num_classes": 1}, r"num_classes must be an integer >= 2 or None, got 1"),
         ({"target_error": 0.1, "neighbours": 1}, r"neighbours must be an integer >= 2, got 1"),
+        ({"target_error": 0.1, "neighbours": True}, r"neighbours must be an integer >= 2, got True"),
         ({"target_error": 0.1, "resolution_method": "kde"}, r"resolution_method must be one of"),
-        ({"target_error": 0.1, "error_floor": 0.7}, r"error_floor must be in \(0, 0.5\), got 0.7"),
+        ({"target_error": 0.1, "error_floor": 0.7}, r"error_floor must be a finite number in \(0, 0.5\), got 0.7"),
     ],
 )
 def test_bad_callback_arguments(kwargs, match):

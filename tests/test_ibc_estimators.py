@@ -8,11 +8,19 @@ import math
 import pytest
 import torch
 
-from neurobolts.callbacks.intrinsic_dimension import mle_intrinsic_dim, twonn_intrinsic_dim
-from neurobolts.callbacks.nearest_neighbours import knn_distances, min_interclass_distance
-from neurobolts.callbacks.task_resolution import data_radius, extreme_value_resolution, sample_resolution
-from neurobolts.callbacks.task_statistics import estimate_task_statistics
-from neurobolts.datamodules.sphere_tasks import random_embedding, sample_sphere, sphere_classification_task
+from neurobolts.callbacks.inductive_bias.intrinsic_dimension import mle_intrinsic_dim, twonn_intrinsic_dim
+from neurobolts.callbacks.inductive_bias.nearest_neighbours import knn_distances, min_interclass_distance
+from neurobolts.callbacks.inductive_bias.task_resolution import (
+    data_radius,
+    extreme_value_resolution,
+    sample_resolution,
+)
+from neurobolts.callbacks.inductive_bias.task_statistics import estimate_task_statistics
+from neurobolts.datamodules.inductive_bias.sphere_tasks import (
+    random_embedding,
+    sample_sphere,
+    sphere_classification_task,
+)
 
 
 def uniform_sphere(n: int, m: int, ambient: int | None = None, seed: int = 0) -> torch.Tensor:
@@ -160,7 +168,7 @@ def test_estimator_argument_errors():
         mle_intrinsic_dim(x, k=1)
     with pytest.raises(ValueError, match="more than k=5 samples"):
         mle_intrinsic_dim(x[:5])
-    with pytest.raises(ValueError, match="discard_fraction must be in"):
+    with pytest.raises(ValueError, match=r"discard_fraction must be a finite number in \[0, 1\), got 1.0"):
         twonn_intrinsic_dim(x, discard_fraction=1.0)
     with pytest.raises(ValueError, match="fewer than 3 distinct neighbours"):
         knn_distances(torch.zeros(5, 2, dtype=torch.float64).index_fill_(0, torch.tensor([0]), 1.0), 3)

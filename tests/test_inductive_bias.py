@@ -1,4 +1,4 @@
-"""The closed-form inductive-bias complexity (spec: papers/inductive_bias_complexity.md, sections 2.2,
+"""The closed-form inductive-bias complexity (spec: docs/papers/inductive_bias_complexity.md, sections 2.2,
 4 and the test oracles of section 7)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.special import binom, gamma
 
-from neurobolts.callbacks.inductive_bias import (
+from neurobolts.callbacks.inductive_bias.difficulty import (
     TaskStatistics,
     cartpole_difficulty,
     classification_difficulty,
@@ -215,17 +215,18 @@ def test_general_form_with_output_bound():
 @pytest.mark.parametrize(
     "change, match",
     [
-        ({"target_error": 0.0}, r"target_error must be in the open interval \(0, 1\), got 0.0"),
-        ({"target_error": 1.0}, r"target_error must be in the open interval \(0, 1\), got 1.0"),
+        ({"target_error": 0.0}, r"target_error must be a finite number in \(0, 1\), got 0.0"),
+        ({"target_error": 1.0}, r"target_error must be a finite number in \(0, 1\), got 1.0"),
         ({"target_error": -0.1}, r"target_error .* got -0.1"),
         ({"target_error": float("nan")}, r"target_error .* got nan"),
         ({"n": 1}, r"n must be a finite number >= 2, got 1"),
         ({"num_classes": 1}, r"num_classes must be an integer >= 2, got 1"),
         ({"num_classes": 2.5}, r"num_classes must be an integer >= 2, got 2.5"),
+        ({"num_classes": 2.0}, r"num_classes must be an integer >= 2, got 2.0"),
         ({"intrinsic_dim": 0}, r"intrinsic_dim must be a finite number > 0, got 0"),
         ({"radius": float("inf")}, r"radius must be a finite number > 0, got inf"),
         ({"resolution": -1.0}, r"resolution must be a finite number > 0, got -1.0"),
-        ({"resolution": "wide"}, r"resolution must be a number > 0, got 'wide'"),
+        ({"resolution": "wide"}, r"resolution must be a finite number > 0, got 'wide'"),
     ],
 )
 def test_bad_inputs_name_the_field(change, match):

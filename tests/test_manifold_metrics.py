@@ -1,13 +1,11 @@
-"""The latent-manifold functional core (callbacks/manifold.py)."""
+"""The latent-manifold functional core (callbacks/manifold/metrics.py, phases.py)."""
 
 import numpy as np
 import pytest
 import torch
 from sklearn.manifold import trustworthiness as sk_trustworthiness
 
-from neurobolts.callbacks.manifold import (
-    PhaseRule,
-    classify_phase,
+from neurobolts.callbacks.manifold.metrics import (
     continuity,
     distance_spearman,
     explained_variance,
@@ -16,6 +14,7 @@ from neurobolts.callbacks.manifold import (
     participation_ratio,
     trustworthiness,
 )
+from neurobolts.callbacks.manifold.phases import PhaseRule, classify_phase
 
 
 def _grid(n=12):
@@ -97,7 +96,8 @@ def test_phase_rule_ignores_absolute_scores_that_were_there_at_step_zero():
         (np.full((20, 3), np.nan), np.zeros((20, 2)), 3, "latents contains NaN"),
         (np.zeros((20, 3)), np.zeros((19, 2)), 3, "same number of points"),
         (np.zeros((20, 3)), np.zeros((20, 2)), 10, r"k=10 neighbours needs more than 20 probe points"),
-        (np.zeros((20, 3)), np.zeros((20, 2)), 0, "k must be a positive integer"),
+        (np.zeros((20, 3)), np.zeros((20, 2)), 0, "k must be an integer >= 1, got 0"),
+        (np.zeros((20, 3)), np.zeros((20, 2)), True, "k must be an integer >= 1, got True"),
         (np.zeros((2, 3, 4, 5)), np.zeros((2, 2)), 1, "latents must be a 2D array"),
     ],
 )

@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch.utils.data import TensorDataset
 
-from neurobolts.datamodules.global_batch_order import GlobalBatchSampler, global_batch_share
+from neurobolts.datamodules.common.global_batch_order import GlobalBatchSampler, global_batch_share
 from neurobolts.plugins.ddp_strategy import DDPStrategy
 
 

@@ -1,0 +1,9 @@
+"""Run-wide Callbacks the pipeline attaches: exact resume state, the non-finite guard, and the
+validation of the final step."""
+
+from neurobolts.plugins.lazy import lazy_exports
+
+_EXPORTS = {"FinalValidation": ".final_validation", "NonFiniteGuard": ".non_finite_guard", "ResumeState": ".resume_state",
+            "checkpoint_run_id": ".resume_state"}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,249 @@
+"""Conditional DDPM on Gaussian bumps (Liang, Liu, Fiete 2024; spec: docs/papers/diffusion_bumps.md).
+
+Training: epsilon-prediction MSE at a uniform random timestep. Validation/test: one sample per
+condition of the evaluation grid, from a fixed noise image seeded by the condition itself (so the
+result does not depend on batching or on the number of DDP ranks), scored into the phase classes
+A / B / C (`gen/frac_A`, `gen/frac_B`, `gen/frac_C`, `gen/loc_error`). A sample-grid figure is logged
+at every validation and a phase-curve figure with the milestones at the end of training (both drawn
+by `lightning_modules/diffusion_bumps/figures.py`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import nn
+from torch.nn import functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from neurobolts.datamodules.common.global_batch_order import global_batch_share
+from neurobolts.datamodules.diffusion_bumps.bumps import from_model_range
+from neurobolts.lightning_modules.common.optim import build_optimizers
+from neurobolts.lightning_modules.diffusion_bumps.figures import phase_figure, sample_figure
+from neurobolts.lightning_modules.diffusion_bumps.sampling import (
+    NoiseSchedule,
+    ddim_sample,
+    ddim_timesteps,
+    ddpm_sample,
+)
+from neurobolts.lightning_modules.diffusion_bumps.scoring import (
+    GenerationScores,
+    phase_milestones,
+    score_bumps,
+)
+from neurobolts.plugins.checks import check_choice, check_fraction, check_number
+from neurobolts.plugins.figures import log_figure
+
+SAMPLERS = ("ddim", "ddpm")
+
+
+def condition_seed(base_seed: int, cond: torch.Tensor) -> list[int]:
+    """One seed per condition (mu_x, mu_y), fixed to 1/16 pixel: independent of batching and ranks."""
+    q = torch.round(cond.detach().cpu().double() * 16).long()
+    return [int(base_seed * 1_000_003 + 65_537 * int(x) + int(y)) & 0x7FFFFFFF for x, y in q.tolist()]
+
+
+class DiffusionBumpsModule(LightningModule):
+    """Conditional DDPM with epsilon-prediction.
+
+    Args:
+        net: the epsilon network `net(x_t, t, cond)` (e.g. ConditionalUNet).
+        optimizer: a partial optimizer taking the parameters (Hydra `_partial_: true`).
+        scheduler: optional partial LR scheduler taking the optimizer (stepped every step).
+        num_timesteps, beta_start, beta_end: the linear noise schedule.
+        sampler: "ddim" (deterministic, eta) or "ddpm" (ancestral) for evaluation samples.
+        sampling_steps: DDIM steps (ignored by DDPM, which uses all timesteps).
+        eta: DDIM noise level (0 = deterministic).
+        clip_x0: clip the predicted x0 to [-1, 1] while sampling.
+        ema_decay: if set, keep an exponential moving average of the weights and sample with it.
+        peak_threshold, tolerance: bump scoring (peaks above threshold on [0, 1]; C within tolerance px).
+        periodic: the data wrap around (scores distances on the torus).
+        eval_seed: base seed of the fixed evaluation noise.
+        figure_max_samples: how many evaluation samples the sample-grid figure shows.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable,
+        scheduler: Callable | None = None,
+        num_timesteps: int = 200,
+        beta_start: float = 1e-4,
+        beta_end: float = 0.1,
+        sampler: str = "ddim",
+        sampling_steps: int = 25,
+        eta: float = 0.0,
+        clip_x0: bool = True,
+        ema_decay: float | None = None,
+        peak_threshold: float = 0.3,
+        tolerance: float = 1.0,
+        periodic: bool = False,
+        eval_seed: int = 1234,
+        figure_max_samples: int = 196,
+    ) -> None:
+        super().__init__()
+        check_choice("sampler", sampler, SAMPLERS)
+        check_fraction("ema_decay", ema_decay, low_open=True, high_open=True, allow_none=True)
+        check_fraction("peak_threshold", peak_threshold, low_open=True, high_open=True)
+        check_number("tolerance", tolerance, 0, low_open=True, finite=False)
+        check_number("eta", eta, 0, finite=False)
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.schedule = NoiseSchedule(num_timesteps, beta_start, beta_end)
+        if sampler == "ddim":
+            ddim_timesteps(num_timesteps, sampling_steps)  # fail now rather than at the first validation
+        self.ema_net = None
+        if ema_decay is not None:
+            self.ema_net = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+            self.ema_net.requires_grad_(False)
+        self.val_scores = GenerationScores()
+        self.test_scores = GenerationScores()
+        # Phase curve over training: plain lists, saved in checkpoints (weights_only-safe).
+        self.generation_history: dict[str, list[float]] = {
+            key: [] for key in ("step", "frac_A", "frac_B", "frac_C", "acc_x", "acc_y")
+        }
+        self._figure_batch: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    # ----------------------------------------------------------------------------- network
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.net(x_t, t, cond)
+
+    @property
+    def sampling_net(self) -> nn.Module:
+        return self.ema_net.module if self.ema_net is not None else self.net
+
+    def sample(self, cond: torch.Tensor, x_T: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Generate images in [-1, 1] for conditions (B, 2) from initial noise x_T (B, 1, N, N)."""
+        net = self.sampling_net
+        was_training = net.training
+        net.eval()
+        try:
+            hp = self.hparams
+            if hp.sampler == "ddim":
+                return ddim_sample(net, self.schedule, x_T, cond, hp.sampling_steps, hp.eta, generator, hp.clip_x0)
+            return ddpm_sample(net, self.schedule, x_T, cond, generator, hp.clip_x0)
+        finally:
+            net.train(was_training)
+
+    # ---------------------------------------------------------------------------- training
+    def diffusion_loss(
+        self, x0: torch.Tensor, cond: torch.Tensor, t: torch.Tensor, noise: torch.Tensor
+    ) -> torch.Tensor:
+        x_t = self.schedule.add_noise(x0, noise, t)
+        return F.mse_loss(self.net(x_t, t, cond), noise)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x0, cond = batch
+        # t and the noise are drawn for the whole global batch on every rank, each rank keeping its
+        # share: a step draws the same values whatever the number of processes (DDP parity)
+        world = global_batch_share(self._trainer)
+        n = x0.shape[0] * world.size
+        t = torch.randint(0, self.schedule.num_timesteps, (n,), device=x0.device)[world.share]
+        noise = torch.randn((n, *x0.shape[1:]), dtype=x0.dtype, device=x0.device)[world.share]
+        loss = self.diffusion_loss(x0, cond, t, noise)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss {loss.item()} at step {self.global_step}")
+        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, sync_dist=world.size > 1)
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if self.ema_net is not None:
+            self.ema_net.update_parameters(self.net)
+
+    # -------------------------------------------------------------------------- evaluation
+    def _evaluation_noise(self, cond: torch.Tensor, shape: tuple[int, ...]):
+        """Fixed per-condition x_T, loss noise and loss timestep."""
+        x_T, noise, t = [], [], []
+        for seed in condition_seed(self.hparams.eval_seed, cond):
+            g = torch.Generator().manual_seed(seed)
+            x_T.append(torch.randn(shape, generator=g))
+            noise.append(torch.randn(shape, generator=g))
+            t.append(torch.randint(0, self.schedule.num_timesteps, (1,), generator=g))
+        dev = cond.device
+        return torch.stack(x_T).to(dev), torch.stack(noise).to(dev), torch.cat(t).to(dev)
+
+    def _evaluation_step(self, batch, metric: GenerationScores, prefix: str) -> torch.Tensor:
+        x0, cond = batch
+        x_T, noise, t = self._evaluation_noise(cond, tuple(x0.shape[1:]))
+        loss = self.diffusion_loss(x0, cond, t, noise)
+        self.log(f"{prefix}/loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=x0.shape[0])
+        generator = torch.Generator().manual_seed(condition_seed(self.hparams.eval_seed + 1, cond[:1])[0])
+        samples = from_model_range(self.sample(cond, x_T, generator))
+        scores = score_bumps(samples, cond, self.hparams.peak_threshold, self.hparams.tolerance, self.hparams.periodic)
+        metric.update(scores)
+        if self._figure_batch is None:
+            self._figure_batch = (samples.detach().cpu(), cond.detach().cpu())
+        return loss
+
+    def _log_generation(self, metric: GenerationScores, prefix: str) -> dict[str, float]:
+        values = metric.compute()  # collective: runs on every rank
+        metric.reset()
+        for key, value in values.items():
+            self.log(f"{prefix}/{key}", value, sync_dist=True)
+        return {k: float(v) for k, v in values.items()}
+
+    def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._evaluation_step(batch, self.val_scores, "val")
+
+    def on_validation_epoch_start(self) -> None:
+        self._figure_batch = None
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._log_generation(self.val_scores, "gen")
+        # Lightning takes a logged "step" as the x-axis: log evaluation metrics at the global step
+        # (optimizer steps taken), not at the batch counter, which lags one behind during training.
+        self.log("step", float(self.global_step), sync_dist=True)
+        if self.trainer.sanity_checking:
+            return
+        history = self.generation_history
+        history["step"].append(int(self.global_step))
+        for key in ("frac_A", "frac_B", "frac_C", "acc_x", "acc_y"):
+            history.setdefault(key, []).append(values[key])
+        if self.trainer.is_global_zero and self._figure_batch is not None:
+            self._log_sample_figure(values)
+
+    def test_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._evaluation_step(batch, self.test_scores, "test")
+
+    def on_test_epoch_start(self) -> None:
+        self._figure_batch = None
+
+    def on_test_epoch_end(self) -> None:
+        self._log_generation(self.test_scores, "test")
+
+    def on_train_end(self) -> None:
+        history = self.generation_history
+        if not history["step"]:
+            return
+        milestones = phase_milestones(history["step"], history["frac_B"], history["frac_C"])
+        if self.trainer.is_global_zero:
+            metrics = {f"gen/{k}": v for k, v in milestones.items() if not math.isnan(v)}
+            for logger in self.trainer.loggers:
+                logger.log_metrics(metrics, step=int(self.global_step))
+            self._log_phase_figure(milestones)
+
+    # ----------------------------------------------------------------------------- figures
+    def _log_sample_figure(self, values: dict[str, float]) -> None:
+        samples, cond = self._figure_batch
+        figure = sample_figure(samples, cond, values, self.global_step, self.hparams.figure_max_samples)
+        log_figure(self.trainer, figure, f"figures/samples/step_{self.global_step:06d}.png")
+
+    def _log_phase_figure(self, milestones: dict[str, float]) -> None:
+        log_figure(self.trainer, phase_figure(self.generation_history, milestones), "figures/phases.png")
+
+    # ---------------------------------------------------------------------- optimisation
+    def configure_optimizers(self):
+        return build_optimizers(self.net.parameters(), self.optimizer_factory, self.scheduler_factory)
+
+    # ------------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["generation_history"] = {k: list(v) for k, v in self.generation_history.items()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "generation_history" in checkpoint:
+            self.generation_history = {k: list(v) for k, v in checkpoint["generation_history"].items()}

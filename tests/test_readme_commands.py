@@ -1,0 +1,193 @@
+"""Every command the README documents, checked as a new user would meet it.
+
+The commands are read from the README itself (fenced bash blocks and inline `python ...` spans), so a
+command added there is checked without touching this file.
+
+- Always (CI): every `train.py` / `eval.py` command, including the multi-GPU, torchrun, srun and
+  SLURM-launcher ones, composes with its exact overrides (an unknown key, group or choice fails
+  here); every CPU command builds all its objects (datamodule, model, callbacks, loggers, trainer),
+  which runs every config check; every `benchmarks/` script and `make` target it names exists.
+- `-m slow`: every CPU command runs to the end in a subprocess with the smallest settings appended
+  (steps, sizes), `eval.py` on the checkpoint of a `train.py` run, and each benchmark answers `--help`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT_ROOT, compose_config
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import open_dict
+
+README = PROJECT_ROOT / "README.md"
+GPU_TRAINERS = {"trainer=gpu", "trainer=ddp", "trainer=multinode"}
+# appended to a command to make it a seconds-long CPU run (later overrides win over the README's own)
+SMALLEST = {
+    "diffusion_bumps": ["trainer.max_steps=3", "model.sampling_steps=2", "callbacks.latent_manifold.k=3"],
+    "diffusion_bumps_imbalanced": ["trainer.max_steps=3", "model.sampling_steps=2"],
+    "diffusion_bumps_paper": ["trainer.max_steps=2", "trainer.accelerator=cpu", "trainer.precision=32-true",
+                              "data.batch_size=4", "data.eval_batch_size=8", "model.sampling_steps=2",
+                              "data.eval_margin=12"],
+    "dsa_flipflop": ["trainer.max_steps=3", "data.n_train=64", "data.n_val=16", "data.steps=30", "data.n_probe=4"],
+    "dsa_attractors": ["data.n_models=2", "data.n_trials=4", "data.steps=200"],
+    "expander_hopfield": ["callbacks.recall_curve.sizes=[30]", "callbacks.recall_curve.trials=4",
+                          "callbacks.recall_curve.capacity_loads=[0.1]", "callbacks.recall_curve.capacity_size=30"],
+    "ibc_tasks": ["trainer.max_steps=3", "callbacks.inductive_bias_complexity.num_queries=400"],
+    "align_wide": ["trainer.max_steps=3"],
+    "align_add": ["trainer.max_steps=3", "data.steps=10"],
+}
+COMMON_SMALL = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+
+
+def readme_commands() -> list[str]:
+    """Shell commands of the README: fenced bash blocks (continuations joined, comments dropped) and
+    inline code spans that start with `python `."""
+    text = README.read_text()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split("  #")[0].split(" # ")[0].strip()
+            if line and not line.startswith("#"):
+                commands.append(" ".join(line.split()))
+    for span in re.findall(r"`(python [^`]+)`", text):
+        commands.append(" ".join(span.split()))
+    return list(dict.fromkeys(commands))
+
+
+def hydra_command(command: str) -> tuple[str, list[str]] | None:
+    """('train' | 'eval', overrides) for a command that runs train.py / eval.py (directly, under
+    torchrun or srun), else None."""
+    words = shlex.split(re.sub(r"<[^>]*>", "PLACEHOLDER", command))
+    for i, word in enumerate(words):
+        if word in ("train.py", "eval.py"):
+            return word[:-3], [w for w in words[i + 1:]]
+    return None
+
+
+def is_cpu_runnable(command: str, overrides: list[str]) -> bool:
+    """False for what needs GPUs or a cluster: GPU trainers, `_paper` experiments (GPU by default),
+    torchrun / srun launches and the SLURM launcher."""
+    return (not any(o in GPU_TRAINERS for o in overrides) and "hydra/launcher=slurm" not in overrides
+            and not command.startswith(("torchrun", "srun")) and not experiment_of(overrides).endswith("_paper"))
+
+
+def experiment_of(overrides: list[str]) -> str:
+    return next((o.split("=", 1)[1] for o in overrides if o.startswith("experiment=")), "diffusion_bumps")
+
+
+def sweep_point(overrides: list[str]) -> list[str]:
+    """One job of a `-m` sweep: the first value of every comma list (`seed=0,1,2` -> `seed=0`)."""
+    out = []
+    for o in overrides:
+        if o == "-m":
+            continue
+        key, _, value = o.partition("=")
+        out.append(f"{key}={value.split(',')[0]}" if "," in value and "[" not in value else o)
+    return out
+
+
+HYDRA_COMMANDS = [(c, *hydra_command(c)) for c in readme_commands() if hydra_command(c)]
+
+
+def with_placeholders(overrides: list[str], ckpt: Path) -> list[str]:
+    """`ckpt_path=...<run>...` -> a real checkpoint; `hydra.run.dir=<output dir>` -> its run folder."""
+    out = []
+    for o in overrides:
+        if o.startswith("ckpt_path="):
+            o = f"ckpt_path={ckpt}"
+        elif o.startswith("hydra.run.dir="):
+            o = f"hydra.run.dir={ckpt.parent.parent}"
+        out.append(o)
+    return out
+
+
+def test_the_readme_documents_the_main_commands():
+    scripts = {c.split()[1] if c.startswith("python ") else c.split()[0] for c in readme_commands()}
+    assert {"train.py", "eval.py", "make"} <= scripts, scripts
+    kinds = {kind for _, kind, _ in HYDRA_COMMANDS}
+    assert kinds == {"train", "eval"} and len(HYDRA_COMMANDS) >= 10
+
+
+@pytest.mark.parametrize(("command", "kind", "overrides"), HYDRA_COMMANDS, ids=[c for c, *_ in HYDRA_COMMANDS])
+def test_readme_command_composes_and_builds(command, kind, overrides, tmp_path):
+    from neurobolts.plugins.pipeline import build
+
+    ckpt = tmp_path / "output" / "checkpoints" / "last.ckpt"
+    point = with_placeholders(sweep_point(overrides), ckpt)
+    point = [o for o in point if not o.startswith("hydra.run.dir=")]  # the test's own run folder
+    cfg = compose_config(kind, point, tmp_path)
+    try:
+        if not is_cpu_runnable(command, overrides):
+            return  # composed: the multi-GPU / cluster settings exist and resolve
+        with open_dict(cfg):
+            cfg.logger = None
+            cfg.ckpt_path = None  # no checkpoint exists yet: building is what is checked here
+        objects = build(cfg, training=kind == "train")
+        assert objects["trainer"] is not None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def readme_benchmarks() -> list[str]:
+    """Every `benchmarks/<name>.py` the README mentions."""
+    return sorted(set(re.findall(r"benchmarks/[\w/]+\.py", README.read_text())))
+
+
+def test_readme_files_and_make_targets_exist():
+    assert len(readme_benchmarks()) >= 5
+    for script in readme_benchmarks():
+        assert (PROJECT_ROOT / script).is_file(), script
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    for command in readme_commands():
+        words = command.split()
+        if words[0] == "make":
+            assert re.search(rf"^{re.escape(words[1])}:", makefile, flags=re.M), command
+        for word in words:
+            if word.endswith(".py") and "/" in word:
+                assert (PROJECT_ROOT / word).is_file(), command
+
+
+def run(args: list[str], root: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PYTHONWARNINGS"] = "ignore"
+    return subprocess.run([sys.executable, *args, f"paths.root_dir={root}"] if args[0].endswith(("train.py", "eval.py"))
+                          else [sys.executable, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.slow
+def test_every_cpu_readme_command_runs_with_the_smallest_settings(tmp_path):
+    """Runs each command (train commands first, so eval and resume have a checkpoint), reports all."""
+    failures, ran = [], []
+    trained = tmp_path / "first"
+    first = run(["train.py", "experiment=diffusion_bumps", *SMALLEST["diffusion_bumps"], *COMMON_SMALL], trained)
+    assert first.returncode == 0, first.stderr[-3000:]
+    ckpt = next(trained.rglob("last.ckpt"))
+    for command, kind, overrides in sorted(HYDRA_COMMANDS, key=lambda c: c[1] == "eval"):
+        if not is_cpu_runnable(command, overrides):
+            continue
+        overrides = with_placeholders(overrides, ckpt)
+        if "-m" not in overrides:
+            extra = [] if kind == "eval" else SMALLEST[experiment_of(overrides)]
+        else:
+            extra = SMALLEST[experiment_of(overrides)]
+        # a command on a checkpoint (eval, resume) runs in the project that trained it, as in the README
+        root = trained if any(o.startswith("ckpt_path=") for o in overrides) else tmp_path / f"run{len(ran)}"
+        proc = run([f"{kind}.py", *overrides, *extra, *COMMON_SMALL], root)
+        ran.append(command)
+        if proc.returncode != 0:
+            failures.append(f"{command}\n{proc.stderr[-1500:]}")
+    for script in readme_benchmarks():
+        if script != "benchmarks/common.py":
+            proc = run([script, "--help"], tmp_path)
+            ran.append(f"{script} --help")
+            if proc.returncode != 0:
+                failures.append(f"{script} --help\n{proc.stderr[-1500:]}")
+    print("\n".join(ran))
+    assert not failures, "\n\n".join(failures)
