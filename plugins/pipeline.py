@@ -1,9 +1,9 @@
 """The train and eval pipelines behind `train.py` / `eval.py` (lightning-hydra-template style).
 
 train: seed -> datamodule -> model -> callbacks -> loggers -> Trainer -> log config -> fit -> test
-with the best checkpoint -> metrics. Every object is built before training starts, so a bad config
-value fails at once with a `ConfigError` naming the field. A failure marks the MLflow run FAILED;
-checkpoints already written stay on disk.
+(the last weights, or the best checkpoint with `test_ckpt=best`) -> metrics. Every object is built
+before training starts, so a bad config value fails at once with a `ConfigError` naming the field.
+A failure marks the MLflow run FAILED; checkpoints already written stay on disk.
 
 Resuming (`ckpt_path=<dir>/checkpoints/last.ckpt`): every run carries a `ResumeState` callback that
 stores the RNG states and the MLflow run id in its checkpoints; the resumed run restores the RNGs,
@@ -181,6 +181,8 @@ def build(cfg: DictConfig, extra_callbacks: list | None = None, training: bool =
     else:
         _link_evaluation_run(cfg)
     _check_trainer_fields(cfg.trainer)
+    if cfg.get("test_ckpt", "last") not in TEST_CHECKPOINTS:
+        raise ConfigError(f"test_ckpt must be one of {TEST_CHECKPOINTS}, got {cfg.get('test_ckpt')!r}")
     if cfg.get("seed") is not None:
         if not isinstance(cfg.seed, int):
             raise ConfigError(f"seed must be an integer or null, got {cfg.seed!r}")
@@ -208,6 +210,27 @@ def build(cfg: DictConfig, extra_callbacks: list | None = None, training: bool =
             "loggers": loggers, "trainer": trainer}
 
 
+TEST_CHECKPOINTS = ("last", "best")
+
+
+def _test_checkpoint(cfg: DictConfig, trainer) -> tuple[str | None, int]:
+    """(checkpoint path or None for the weights in memory, its global step) for `cfg.test_ckpt`:
+    "last" tests the weights at the end of training (what last.ckpt holds), "best" the checkpoint that
+    was best on validation. The choice and the step are logged."""
+    import torch
+
+    choice = cfg.get("test_ckpt", "last")
+    if choice == "best":
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback is not None else ""
+        if best:
+            step = int(torch.load(best, map_location="cpu", weights_only=True)["global_step"])
+            log.info("Testing the best checkpoint %s (step %d; test_ckpt=best)", best, step)
+            return best, step
+        log.warning("test_ckpt=best but no best checkpoint was written: testing the last weights.")
+    log.info("Testing the last weights (step %d; test_ckpt=%s)", trainer.global_step, choice)
+    return None, int(trainer.global_step)
+
+
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> tuple[dict[str, float], dict[str, Any]]:
     """Train (and optionally test) the model of a composed config; returns (metrics, objects)."""
     objects = build(cfg, extra_callbacks)
@@ -227,14 +250,13 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> tuple[dict[st
             log_checkpoints(trainer)
         metrics = _metrics_as_floats(trainer.callback_metrics)
         if cfg.get("test", False):
-            ckpt_path = None
-            if trainer.checkpoint_callback is not None:
-                ckpt_path = trainer.checkpoint_callback.best_model_path or None
-            if ckpt_path is None:
-                log.warning("No best checkpoint found: testing the current weights.")
-            log.info("Starting testing (checkpoint: %s)", ckpt_path)
+            ckpt_path, step = _test_checkpoint(cfg, trainer)
+            if trainer.is_global_zero:  # logged before testing, so the loggers commit it with the test metrics
+                for logger in trainer.loggers:
+                    logger.log_metrics({"test/checkpoint_step": float(step)}, step=step)
             trainer.test(model=model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=weights_only)
             metrics.update(_metrics_as_floats(trainer.callback_metrics))
+            metrics["test/checkpoint_step"] = float(step)
     except BaseException:
         _finalize_failed(objects["loggers"])
         raise

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from neurobolts.datamodules.diffusion_bumps.bumps import render_bumps
+from neurobolts.datamodules import DiffusionBumpsDataModule
+from neurobolts.datamodules.diffusion_bumps.bumps import from_model_range, render_bumps
 from neurobolts.lightning_modules.diffusion_bumps.scoring import (
     PHASE_A,
     PHASE_B,
@@ -14,6 +15,7 @@ from neurobolts.lightning_modules.diffusion_bumps.scoring import (
     GenerationScores,
     find_peaks,
     first_step_at_least,
+    half_max_area,
     phase_milestones,
     score_bumps,
     transition_width,
@@ -100,3 +102,64 @@ def test_bad_shapes_are_rejected():
         score_bumps(torch.zeros(2, 1, 16, 16), torch.zeros(3, 2))
     with pytest.raises(ValueError, match="images must have shape"):
         score_bumps(torch.zeros(2, 16, 16), torch.zeros(2, 2))
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_every_training_bump_of_the_default_data_scores_C_at_its_own_position(periodic):
+    data = DiffusionBumpsDataModule(periodic=periodic)  # N = 16, sigma 1, dx = dy = 0.5: 1,024 images
+    data.setup("fit")
+    images, centres = data.train_set.tensors
+    scores = score_bumps(from_model_range(images), centres, periodic=periodic, sigma=data.sigma)
+    assert len(centres) == 1024
+    assert scores.phase.tolist() == [PHASE_C] * 1024
+    assert scores.area.max().item() <= 1.4  # far below the 2.4 bound
+
+
+def test_saturated_square_is_not_one_bump():
+    image = torch.zeros(1, 1, 16, 16)
+    image[..., 5:11, 5:11] = 1.0  # one 6 x 6 plateau: one peak, but not a bump of width 1
+    scores = score_bumps(image, torch.tensor([[7.5, 7.5]]), sigma=1.0)
+    assert scores.num_peaks.item() == 1 and scores.location[0].tolist() == [7.5, 7.5]
+    assert scores.area.item() > 8 and scores.phase.item() == PHASE_A
+    assert not scores.correct_x.item() and not scores.correct_y.item()
+
+
+def test_two_clipped_bumps_two_pixels_apart_are_not_one_bump():
+    image = render_bumps(torch.tensor([[6.0, 8.0], [8.0, 8.0]]), 16, 1.0).sum(0, keepdim=True).clamp(max=1.0)
+    scores = score_bumps(image, torch.tensor([[7.0, 8.0]]), sigma=1.0)
+    assert scores.num_peaks.item() == 1  # the clipped sum is one plateau (6..8, 8)
+    assert scores.area.item() > 2.4 and scores.phase.item() == PHASE_A
+
+
+def test_plateau_is_located_at_its_centroid():
+    # a flat-topped bump: the 2 x 2 pixels (5, 9) .. (6, 10) clipped to 1
+    image = (1.5 * render_bumps(torch.tensor([[5.5, 9.5]]), 16, 1.0)).clamp(max=1.0)
+    assert (image[0, 0] == 1.0).sum().item() == 4
+    (x, y, height), = find_peaks(image[0, 0].numpy())
+    assert (x, y, height) == (pytest.approx(5.5, abs=1e-5), pytest.approx(9.5, abs=1e-5), 1.0)
+    scores = score_bumps(image, torch.tensor([[5.5, 9.5]]), sigma=1.0)
+    assert scores.phase.item() == PHASE_C and scores.location_error.item() < 1e-5
+    # a plateau across the border of a periodic image is one peak, at its centroid on the torus
+    torus = np.zeros((16, 16), dtype=np.float32)
+    torus[7:9, 15] = torus[7:9, 0] = 1.0
+    assert find_peaks(torus, periodic=True) == [(15.5, 7.5, 1.0)]
+
+
+def test_shape_check_uses_the_data_width():
+    wide = render_bumps(torch.tensor([[7.0, 8.0]]), 16, 2.0)
+    cond = torch.tensor([[7.0, 8.0]])
+    assert score_bumps(wide, cond, sigma=1.0).phase.item() == PHASE_A  # a bump twice too wide
+    assert score_bumps(wide, cond, sigma=2.0).phase.item() == PHASE_C
+    assert score_bumps(wide, cond, sigma=None).phase.item() == PHASE_C  # no shape check
+    tall = render_bumps(torch.tensor([[7.0, 8.0]]), 16, 1.0, sigma_y=2.0)
+    assert score_bumps(tall, cond, sigma=1.0, sigma_y=2.0).phase.item() == PHASE_C
+    assert half_max_area(tall[0, 0].numpy(), 1.0, 2.0) == half_max_area(0.4 * tall[0, 0].numpy(), 1.0, 2.0)
+    assert half_max_area(tall[0, 0].numpy(), 0.5) > 2.4  # a bump twice too wide along both axes
+
+
+def test_the_model_config_takes_the_scorers_width_from_the_data(make_cfg):
+    from omegaconf import OmegaConf
+
+    cfg = make_cfg(["experiment=diffusion_bumps", "data.sigma=1.5", "data.sigma_y=0.75"])
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    assert model["sigma"] == 1.5 and model["sigma_y"] == 0.75 and model["max_area"] == 2.4

@@ -53,16 +53,17 @@ def test_untrained_model_generates_phase_A():
     dm.setup()
     module = _module()
     module.eval()
-    module._evaluation_step(next(iter(dm.val_dataloader())), module.val_scores, "val")
-    fracs = module.val_scores.compute()
+    grid_loader = dm.val_dataloader()  # the evaluation grid alone (no held-out sets by default)
+    module._evaluation_step(next(iter(grid_loader)), module.val_scores[0], "val", module.hparams.eval_seed)
+    fracs = module.val_scores[0].compute()
     assert fracs["frac_A"].item() >= 0.95
 
 
 def test_evaluation_noise_is_fixed_per_condition_not_per_batch():
     module = _module()
     cond = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
-    full, _, t_full = module._evaluation_noise(cond, (1, 16, 16))
-    part, _, t_part = module._evaluation_noise(cond[1:], (1, 16, 16))
+    full, _, t_full = module._evaluation_noise(cond, (1, 16, 16), module.hparams.eval_seed)
+    part, _, t_part = module._evaluation_noise(cond[1:], (1, 16, 16), module.hparams.eval_seed)
     assert torch.equal(full[1:], part) and torch.equal(t_full[1:], t_part)
     assert not torch.equal(full[0], full[1])
 

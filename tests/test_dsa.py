@@ -148,7 +148,15 @@ def test_reduced_rank_regression_has_m_minus_r_zero_eigenvalues(system):
 def test_rotated_copy_scores_zero(system, rank):
     Q = reflection(10, seed=rank)
     rotated = system @ Q.T
-    for method, limit in (("angular", 1e-3), ("euclidean", 1e-3), ("wasserstein", 1e-6)):
+    # README: a rotated/reflected copy scores "exactly ~0" (measured: angular = euclidean 4.2e-15 at
+    # rank 10, 1.2e-14 at rank 30; wasserstein 3e-29 / 7e-30). Bounds from the computation, not from
+    # the measurement: the alignment stops when the Riemannian gradient norm is below tol = 1e-9; at
+    # the exact optimum (residual 0) the gradient and the residual are both linear in the remaining
+    # rotation error, so the residual of unit-norm operators is O(1e-9), and the angle
+    # 2 asin(residual / 2) ~ residual (no sqrt loss near 0): 1e-8 leaves a factor 10 over that.
+    # Wasserstein compares eigenvalues only (no optimiser): the two spectra differ by rounding in the
+    # DMD fits (~1e-14), so 1e-10 is far above any rounding and far below a real difference.
+    for method, limit in (("angular", 1e-8), ("euclidean", 1e-8), ("wasserstein", 1e-10)):
         assert dsa(system, rotated, n_delays=10, rank=rank, score_method=method) <= limit, method
 
 

@@ -46,11 +46,13 @@ def test_lorenz_rejects_bad_arguments():
 
 @pytest.mark.parametrize("score_method", ["angular", "euclidean", "wasserstein"])
 def test_rank_at_signal_dimension_ignores_noise(lorenz_pair, score_method):
-    """Oracle 10: at rank 3, d(clean, noisy sigma=0.1) <= d(rho=28, rho=100), with a wide margin."""
+    """Oracle 10: at rank 3, d(clean, noisy sigma=0.1) is below 1 % of d(rho=28, rho=100) (README)."""
     kwargs = dict(n_delays=10, rank=3, score_method=score_method)
     noise = dsa(lorenz_pair["clean"], lorenz_pair["noisy"], **kwargs)
     regime = dsa(lorenz_pair["clean"], lorenz_pair["rho100"], **kwargs)
-    assert noise <= 0.1 * regime
+    # measured noise / regime: angular 3.24e-4 / 0.0402 = 0.81 %, euclidean 0.81 %, wasserstein 0.0075 %;
+    # the trajectories are seeded and dsa is deterministic, so the README's 1 % is asserted as stated
+    assert noise <= 0.01 * regime, (noise, regime, noise / regime)
 
 
 def test_rank_above_signal_dimension_measures_noise(lorenz_pair):
@@ -69,11 +71,13 @@ def _regime_separation(n_clips: int, steps: int) -> dict[str, float]:
 def test_lorenz_regimes_cluster_light():
     """Oracle 11 on 5 rho regimes x 4 clips of T = 1000 (the full 20 x 2000 version is marked slow)."""
     separation = _regime_separation(n_clips=4, steps=1000)
-    assert separation["within_between"] <= 0.1 and separation["silhouette"] >= 0.8
+    # README: silhouette 0.99. Measured 0.9937 (within/between 4.2e-4) on seeded, deterministic data
+    assert separation["within_between"] <= 0.01 and separation["silhouette"] >= 0.99, separation
 
 
 @pytest.mark.slow
 def test_lorenz_regimes_cluster_full():
     """Oracle 11 at the reference notebook's scale: 5 regimes x 20 clips, T = 2000, d = 70, rank 6."""
     separation = _regime_separation(n_clips=20, steps=2000)
-    assert separation["within_between"] <= 0.1 and separation["silhouette"] >= 0.8
+    # README: silhouette 0.99. Measured 0.9942 (within/between 4.5e-4)
+    assert separation["within_between"] <= 0.01 and separation["silhouette"] >= 0.99, separation

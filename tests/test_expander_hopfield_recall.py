@@ -19,25 +19,32 @@ BAR = {0.01: 0.95, 0.02: 0.85}
 def test_finite_fraction_of_errors_is_corrected_at_every_size(n):
     """Oracle 3 (light), the experiment's network: Hamming(15,11), gamma = 3, lambda_self = 0, adaptive
     dynamics; one graph, 300 trials per point. Failures may only be unconverged cues (oscillations),
-    never another codeword."""
+    never another codeword. README: "recovers every cue up to p = 4 % at N = 600 and 2400", asserted
+    as stated (measured: exact recall 1.0 at p = 1, 2, 4 % for N = 600 and 2400; N = 150, for which
+    the README claims nothing beyond the issue's bar, 1.0 / 0.993 at p = 1 / 2 %)."""
     net = build_memory("expander", n, seed=0, dynamics="adaptive")
     for p, bar in BAR.items():
         outcome = recall_trials(net, p, trials=300, seed=1)
-        assert outcome["exact_recall"] >= bar, (n, p, outcome)
+        assert outcome["exact_recall"] >= (1.0 if n >= 600 else bar), (n, p, outcome)
         assert outcome["wrong_memory"] == 0.0 and outcome["spurious"] == 0.0
         # oracle 6: a few parallel steps (O(log N)), far below the cap of 30
         assert outcome["steps"] <= 4.0, (n, p, outcome)
+    if n >= 600:  # p = 4 %: every cue too (mean steps 5.2 / 9.4 at N = 600 / 2400, so no step bound here)
+        outcome = recall_trials(net, 0.04, trials=300, seed=1)
+        assert outcome["exact_recall"] == 1.0, (n, outcome)
 
 
 @pytest.mark.parametrize("n", [150, 600, pytest.param(2400, marks=pytest.mark.slow)])
 def test_spec_majority_dynamics_reach_about_the_bar(n):
     """Oracle 3 for the spec's own update (3-vote majority): >= 0.95 at p = 1 % and about the 0.85 bar
     at p = 2 % (the spec's table: 0.93 / 0.88 / 0.93 from 40 trials; here 300 trials on one graph).
-    Every failure ends in a spurious fixed point, never at another codeword."""
+    Every failure ends in a spurious fixed point, never at another codeword. README: at the issue's
+    85 % bar at p = 2 %; measured (seeded, deterministic) 0.937 / 0.903 / 0.867 at N = 150 / 600 / 2400
+    and 1.0 / 0.98 / 0.987 at p = 1 %."""
     net = build_memory("expander", n, seed=0)
     low, high = (recall_trials(net, p, trials=300, seed=1) for p in (0.01, 0.02))
     assert low["exact_recall"] >= 0.95, low
-    assert high["exact_recall"] >= 0.8, high
+    assert high["exact_recall"] >= BAR[0.02], high
     for outcome in (low, high):
         assert outcome["unconverged"] == 0.0 and outcome["wrong_memory"] == 0.0
         assert outcome["exact_recall"] + outcome["spurious"] == pytest.approx(1.0)
@@ -64,7 +71,8 @@ def test_adaptive_dynamics_threshold_does_not_shrink_with_n():
     N = 150 (the transition sharpens)."""
     recall = {n: recall_trials(build_memory("expander", n, seed=0, dynamics="adaptive"), 0.04, trials=200,
                                seed=7)["exact_recall"] for n in (150, 600, 2400)}
-    assert recall[2400] >= recall[150] - 0.02 and recall[2400] >= 0.9, recall
+    # measured 1.0 at every N (200 cues each); the README's "every cue up to 4 %" at N = 600 and 2400
+    assert recall[2400] >= recall[150] - 0.02 and recall[600] == recall[2400] == 1.0, recall
 
 
 def test_weak_expansion_has_no_finite_fraction_threshold():

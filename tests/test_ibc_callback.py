@@ -4,6 +4,7 @@ neurobolts'), its checkpointed state, and the `ibc_tasks` experiment's MLflow re
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -16,6 +17,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from neurobolts.callbacks import InductiveBiasComplexity
 from neurobolts.callbacks.inductive_bias.difficulty import task_difficulty_bits
+from neurobolts.callbacks.inductive_bias.intrinsic_dimension import mle_intrinsic_dim
+from neurobolts.callbacks.inductive_bias.task_resolution import sample_resolution
 from neurobolts.plugins.pipeline import train
 
 
@@ -186,6 +189,36 @@ def test_resumed_run_restores_statistics_without_recomputing(tmp_path, monkeypat
     assert second.history["step"] == [10.0, 20.0, 30.0]
 
 
+def test_cross_check_warns_when_a_declared_statistic_disagrees_with_its_estimate(tmp_path):
+    """BlobsDataModule(declare=True) declares m = 2 for full-rank 6-D Gaussian blobs: the MLE on the
+    data disagrees, so the callback warns and logs the mismatch; the declared delta 0.75 is below the
+    blobs' minimum class distance (a lower bound, not contradicted)."""
+    dm = BlobsDataModule(declare=True)
+    callback = blob_callback(plot=False, cross_check=True)
+    logger = MemoryLogger()
+    with pytest.warns(UserWarning, match=r"declared intrinsic_dim=2 disagrees with the estimate [0-9.]+ "
+                                         r"\(relative gap [0-9.]+ > tolerance 0\.25\)") as record:
+        make_trainer(tmp_path, [callback], max_steps=10, logger=logger).fit(LinearClassifier(), datamodule=dm)
+    assert not [w for w in record if "declared resolution" in str(w.message)]
+    # the estimate, computed here on the same data, independently of the callback
+    mle = mle_intrinsic_dim(dm.train_set.x.double(), 5, None, seed=0)
+    assert callback.statistics["intrinsic_dim_mle"] == pytest.approx(mle, rel=1e-9)
+    assert abs(mle - 2) / 2 > 0.25  # measured: MLE 5.61 on the blobs (gap 1.81)
+    assert logger.values("ibc/intrinsic_dim_mismatch") == [1.0]
+    assert logger.values("ibc/intrinsic_dim_rel_gap")[0] == pytest.approx(abs(mle - 2) / 2, rel=1e-9)
+    assert logger.values("ibc/resolution_mismatch") == [0.0]
+    # the declared values are still the ones the bound uses
+    assert callback.statistics["intrinsic_dim"] == 2.0 and callback.statistics["intrinsic_dim_source"] == "given"
+    # a tolerance wider than the gap silences it; without cross_check nothing is estimated or compared
+    wide = blob_callback(plot=False, cross_check=True, cross_check_tolerance=2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", message="(?!InductiveBiasComplexity cross-check)")
+        make_trainer(tmp_path, [wide], max_steps=10).fit(LinearClassifier(), datamodule=BlobsDataModule(declare=True))
+    assert wide.cross_check_mismatches()["intrinsic_dim"][3] is False
+    assert blob_callback(plot=False).cross_check_mismatches() == {}
+
+
 @pytest.mark.parametrize(
     "corrupt, match",
     [("nan", r"data contains NaN or infinite values"), ("one_class", r"labels must contain at least 2 classes")],
@@ -216,6 +249,7 @@ def test_wrong_batch_key_and_tiny_training_set_are_named(tmp_path):
         ({"target_error": 0.1, "neighbours": True}, r"neighbours must be an integer >= 2, got True"),
         ({"target_error": 0.1, "resolution_method": "kde"}, r"resolution_method must be one of"),
         ({"target_error": 0.1, "error_floor": 0.7}, r"error_floor must be a finite number in \(0, 0.5\), got 0.7"),
+        ({"target_error": 0.1, "cross_check_tolerance": 0.0}, r"cross_check_tolerance must be a finite number > 0, got 0.0"),
     ],
 )
 def test_bad_callback_arguments(kwargs, match):
@@ -233,18 +267,33 @@ def test_ibc_tasks_run_is_recorded_in_mlflow(make_cfg, tmp_path):
         "trainer.val_check_interval=20", "data.num_train=1000", "data.num_val=200", "data.num_test=200",
         "callbacks.inductive_bias_complexity.num_queries=500", "test=false", "callbacks.model_summary=null",
     ])
-    metrics, objects = train(cfg)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics, objects = train(cfg)
     run_id = objects["loggers"][0].run_id
     client = MlflowClient(uri)
     task = client.get_metric_history(run_id, "ibc/task_bits")
     assert task and task[0].value > 0
     steps = [m.step for m in client.get_metric_history(run_id, "ibc/model_log10_bits")]
     assert len(steps) == 2 and steps[0] < steps[1]  # one value per validation (Lightning's logging step)
-    mle = client.get_metric_history(run_id, "ibc/intrinsic_dim_mle")[0].value
-    assert abs(mle - 4) < 1.0  # the DataModule's sphere_dim, cross-checked
-    assert client.get_metric_history(run_id, "ibc/intrinsic_dim")[0].value == 4.0
-    assert client.get_metric_history(run_id, "ibc/resolution")[0].value == pytest.approx(0.6)  # 2 margin
-    assert client.get_metric_history(run_id, "ibc/resolution_estimate")[0].value >= 0.6 * (1 - 1e-6)
+    logged = {key: client.get_metric_history(run_id, f"ibc/{key}")[0].value
+              for key in ("intrinsic_dim", "intrinsic_dim_mle", "resolution", "resolution_estimate",
+                          "intrinsic_dim_mismatch", "resolution_mismatch", "intrinsic_dim_rel_gap")}
+    # the declared statistics (m = sphere_dim = 4, delta = 2 margin = 0.6) against estimates computed
+    # here on the training data, independently of the callback (the callback's own cross-check must agree)
+    x, y = objects["datamodule"].train_set.tensors
+    mle = mle_intrinsic_dim(x.double(), 5, 500, seed=0)
+    assert logged["intrinsic_dim_mle"] == pytest.approx(mle, rel=1e-9)
+    # measured: MLE 3.86 for m = 4 (n = 1000; relative gap 0.035): within the callback's default 25 %
+    assert abs(logged["intrinsic_dim"] - mle) <= 0.25 * logged["intrinsic_dim"], (logged, mle)
+    assert logged["intrinsic_dim_rel_gap"] == pytest.approx(abs(mle - logged["intrinsic_dim"]) / 4, rel=1e-9)
+    # delta is the minimum different-class distance of the task, so a sample can only over-estimate
+    # it (measured 0.79 on these 1000 points against 0.6): the declared value is a lower bound
+    delta = sample_resolution(x.double(), y, subset=None)
+    assert delta == pytest.approx(logged["resolution_estimate"], rel=1e-9)
+    assert logged["resolution"] <= delta and logged["resolution"] == pytest.approx(0.6)
+    assert logged["intrinsic_dim_mismatch"] == 0.0 and logged["resolution_mismatch"] == 0.0
+    assert not [w for w in caught if "cross-check" in str(w.message)]
     artifacts = [a.path for a in client.list_artifacts(run_id, "figures/ibc")]
     assert "figures/ibc/scaling.png" in artifacts
     assert metrics["ibc/model_log10_bits"] <= metrics["ibc/task_log10_bits"] + 1.0

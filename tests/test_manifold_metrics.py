@@ -84,7 +84,11 @@ def test_phase_rule_is_relative_to_the_step_zero_baseline(trust, pr, phase):
 def test_phase_rule_ignores_absolute_scores_that_were_there_at_step_zero():
     # An untrained network that already scores 0.995 is not "ordered" by that alone.
     baseline = {"trustworthiness": 0.995, "participation_ratio": 9.0}
-    assert classify_phase({"trustworthiness": 0.995, "participation_ratio": 9.0}, baseline) == 0
+    # 0.997 (which would be "ordered" by the spec's absolute numbers) closes only 40 % of the gap
+    # left at step 0: still A; an absolute rule (or a baseline other than step 0's) would say C
+    assert classify_phase({"trustworthiness": 0.997, "participation_ratio": 9.0}, baseline) == 0
+    assert classify_phase({"trustworthiness": 0.997, "participation_ratio": 9.0},
+                          {"trustworthiness": 0.85, "participation_ratio": 9.0}) == 2
     assert classify_phase({"trustworthiness": 0.9999, "participation_ratio": 9.0}, baseline) == 2
     strict = PhaseRule(c_order_gain=0.999, b_order_gain=0.99)
     assert classify_phase({"trustworthiness": 0.9999, "participation_ratio": 9.0}, baseline, strict) == 0

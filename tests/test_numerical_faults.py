@@ -3,6 +3,8 @@ FAILED, and the last good checkpoint is never overwritten with broken weights (N
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -50,7 +52,9 @@ def test_non_finite_loss_stops_the_run_marks_mlflow_failed_and_keeps_the_good_ch
     cfg = make_cfg(["experiment=diffusion_bumps", f"logger.mlflow.tracking_uri={uri}",
                     "trainer.enable_progress_bar=false", "trainer.max_steps=20", "trainer.val_check_interval=10",
                     "model.sampling_steps=2", "data.eval_margin=6", "callbacks.latent_manifold=null"])
-    with pytest.raises(FloatingPointError, match=r"non-finite training loss (nan|inf) at step 15"):
+    # the diffusion module's own check raises first (the guard is tested on a module without one
+    # below); an inf weight gives a NaN loss too (inf - inf in the normalisation)
+    with pytest.raises(FloatingPointError, match=r"^non-finite training loss nan at step 15$"):
         train(cfg, extra_callbacks=[PoisonWeights(at_step=15, value=value)])
     checkpoints = tmp_path / "output" / "checkpoints" if (tmp_path / "output").exists() else None
     checkpoints = checkpoints or next(p.parent for p in tmp_path.rglob("last.ckpt"))
@@ -64,46 +68,105 @@ def test_non_finite_loss_stops_the_run_marks_mlflow_failed_and_keeps_the_good_ch
     assert [m.step for m in client.get_metric_history(run.info.run_id, "gen/frac_C")] == [10]
 
 
-class TinyRegression(LightningModule):
-    def __init__(self, lr: float = 0.1) -> None:
+class FaultyRegression(LightningModule):
+    """A linear regression with no numerical check of its own (only the guard can stop it), and
+    optional faults: a NaN loss at step `nan_loss_at`, or a finite loss whose gradient of
+    `layer.weight` is infinite at step `inf_grad_at`."""
+
+    def __init__(self, nan_loss_at: int | None = None, inf_grad_at: int | None = None) -> None:
         super().__init__()
         self.layer = torch.nn.Linear(4, 1)
-        self.lr = lr
+        self.nan_loss_at, self.inf_grad_at = nan_loss_at, inf_grad_at
+        self.losses: list[float] = []
 
     def training_step(self, batch, batch_idx):
         x, y = batch
-        return torch.nn.functional.mse_loss(self.layer(x), y)
+        weight = self.layer.weight
+        if self.global_step == self.inf_grad_at:
+            weight = InfiniteGradient.apply(weight)
+        if self.global_step == self.nan_loss_at:
+            x = x * float("nan")
+        loss = torch.nn.functional.mse_loss(torch.nn.functional.linear(x, weight, self.layer.bias), y)
+        self.losses.append(loss.item())
+        return loss
 
     def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=self.lr)
+        return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
-def tiny_loader(scale: float = 1.0) -> DataLoader:
+class InfiniteGradient(torch.autograd.Function):
+    """Identity forward, infinite gradient backward: a finite loss with a non-finite gradient."""
+
+    @staticmethod
+    def forward(ctx, tensor):
+        return tensor.view_as(tensor)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.full_like(grad, float("inf"))
+
+
+class StepRecorder(Callback):
+    """Records the steps whose training batch started and the weights at the start of each."""
+
+    def __init__(self) -> None:
+        self.started: list[int] = []
+        self.weights: dict[int, dict[str, torch.Tensor]] = {}
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        self.started.append(trainer.global_step)
+        self.weights[trainer.global_step] = {k: v.clone() for k, v in pl_module.state_dict().items()}
+
+
+def tiny_loader() -> DataLoader:
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(32, 4, generator=g) * scale
+    x = torch.randn(32, 4, generator=g)
     return DataLoader(TensorDataset(x, x.sum(1, keepdim=True)), batch_size=8)
 
 
-def test_inf_gradient_is_refused_before_the_update(tmp_path):
-    """Finite loss, infinite gradient (a huge input): the guard stops before the optimizer step."""
-    module = TinyRegression()
-    before = {k: v.clone() for k, v in module.state_dict().items()}
-    trainer = Trainer(default_root_dir=tmp_path, max_steps=3, accelerator="cpu", logger=False,
-                      enable_progress_bar=False, enable_model_summary=False, callbacks=[NonFiniteGuard()],
-                      enable_checkpointing=False)
-    with pytest.raises(FloatingPointError, match=r"non-finite gradient of `layer\.weight` at step 0; the update was not applied"):
-        trainer.fit(module, tiny_loader(scale=1e30))
-    for key, value in module.state_dict().items():
-        assert torch.equal(value, before[key]), key
-
-
-def test_checkpoint_with_non_finite_weights_is_not_written(tmp_path):
-    module = TinyRegression()
+def fit_until_fault(module, tmp_path, *callbacks, max_steps: int = 8):
+    """Fit with the guard, a recorder and a checkpoint every 2 steps; returns (error, trainer, recorder)."""
+    recorder = StepRecorder()
     checkpoint = ModelCheckpoint(dirpath=tmp_path, save_last=True, every_n_train_steps=2)
-    trainer = Trainer(default_root_dir=tmp_path, max_steps=6, accelerator="cpu", logger=False,
+    trainer = Trainer(default_root_dir=tmp_path, max_steps=max_steps, accelerator="cpu", logger=False,
                       enable_progress_bar=False, enable_model_summary=False,
-                      callbacks=[NonFiniteGuard(), PoisonWeightsAfterStep(at_step=4), checkpoint])
-    with pytest.raises(FloatingPointError, match=r"weight `layer\.weight` is non-finite at step 4: checkpoint not written"):
+                      callbacks=[NonFiniteGuard(), recorder, *callbacks, checkpoint])
+    with pytest.raises(FloatingPointError) as error:
         trainer.fit(module, tiny_loader())
+    return str(error.value), trainer, recorder
+
+
+def test_guard_stops_at_a_non_finite_loss(tmp_path):
+    module = FaultyRegression(nan_loss_at=3)
+    message, trainer, recorder = fit_until_fault(module, tmp_path)
+    assert message == ("non-finite training loss nan at step 3 (batch 3); training stopped before the backward "
+                       "pass, the last good checkpoint is kept")
+    assert recorder.started == [0, 1, 2, 3] and trainer.global_step == 3  # no update from the NaN loss
+    for key, value in module.state_dict().items():
+        assert torch.equal(value, recorder.weights[3][key]), key
+    assert torch.load(tmp_path / "last.ckpt", map_location="cpu", weights_only=True)["global_step"] == 2
+
+
+def test_guard_refuses_a_non_finite_gradient_of_a_finite_loss_before_the_update(tmp_path):
+    module = FaultyRegression(inf_grad_at=3)
+    message, trainer, recorder = fit_until_fault(module, tmp_path)
+    assert message == ("non-finite gradient of `layer.weight` at step 3; the update was not applied, "
+                       "training stopped, the last good checkpoint is kept")
+    assert all(math.isfinite(loss) for loss in module.losses) and len(module.losses) == 4
+    assert recorder.started == [0, 1, 2, 3] and trainer.global_step == 3
+    for key, value in module.state_dict().items():
+        assert torch.equal(value, recorder.weights[3][key]), key
+    assert torch.load(tmp_path / "last.ckpt", map_location="cpu", weights_only=True)["global_step"] == 2
+
+
+def test_guard_refuses_a_checkpoint_of_non_finite_weights(tmp_path):
+    """The weight turns NaN after the 4th update (the loss of that step was finite): the checkpoint
+    of step 4 is not written, last.ckpt stays at step 2 with finite weights."""
+    module = FaultyRegression()
+    message, trainer, recorder = fit_until_fault(module, tmp_path, PoisonWeightsAfterStep(at_step=4))
+    assert message == ("weight `layer.weight` is non-finite at step 4: checkpoint not written, "
+                       "the last good checkpoint is kept")
+    assert all(math.isfinite(loss) for loss in module.losses) and len(module.losses) == 4
+    assert recorder.started == [0, 1, 2, 3] and trainer.global_step == 4
     assert torch.load(tmp_path / "last.ckpt", map_location="cpu", weights_only=True)["global_step"] == 2
     assert all(finite_weights(p) for p in tmp_path.glob("*.ckpt"))

@@ -2,7 +2,9 @@
 
 `NonFiniteGuard` raises `FloatingPointError` with the step and the offending tensor's name when
 
-- the training step returns a non-finite loss (`on_train_batch_end`),
+- the training loss is non-finite, before its backward pass (`on_before_backward`, also called by
+  `manual_backward`; `on_train_batch_end` checks a returned loss that had no backward), so a NaN loss
+  is reported as the loss, not as the NaN gradients it would produce, and nothing is updated,
 - a gradient is non-finite just before the optimizer would apply it (`on_before_optimizer_step`,
   also called for manual optimisation), so the weights never take a broken update,
 - a checkpoint is about to be written while a weight is non-finite (`on_save_checkpoint`): the
@@ -33,6 +35,17 @@ class NonFiniteGuard(Callback):
 
     def __init__(self, check_gradients: bool = True) -> None:
         self.check_gradients = bool(check_gradients)
+        self._batch_idx: int | None = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        self._batch_idx = batch_idx
+
+    def on_before_backward(self, trainer, pl_module, loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss.detach()).all():
+            raise FloatingPointError(
+                f"non-finite training loss {loss.detach().flatten()[0].item()} at step {trainer.global_step} "
+                f"(batch {self._batch_idx}); training stopped before the backward pass, "
+                f"the last good checkpoint is kept")
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from neurobolts.plugins.checks import check_fraction, check_int, check_positive
+from neurobolts.plugins.checks import check_fraction, check_int, check_positive, check_positive_int
 
 
 def _axis_offsets(size: int, centres: torch.Tensor, periodic: bool) -> torch.Tensor:
@@ -106,3 +106,27 @@ def evaluation_grid(image_size: int, margin: int = 1, periodic: bool = False) ->
         values = torch.arange(margin, image_size - margin, dtype=torch.float32)
     grid_y, grid_x = torch.meshgrid(values, values, indexing="ij")
     return torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1)
+
+
+def offgrid_conditions(image_size: int, dx: float, dy: float, margin: int = 1, stride: int = 2,
+                       periodic: bool = False) -> torch.Tensor:
+    """Held-out conditions between the training centres: (m + i * stride + dx / 2, m + j * stride + dy / 2)
+    for the integer evaluation values m + i * stride, so each lies half a lattice step from every
+    training centre along both axes (never a training condition, for any lambda). x varies fastest.
+
+    For N = 16, margin 1, stride 2 and dx = dy = 0.5: the 7 x 7 = 49 conditions (1.25, 1.25) ... (13.25, 13.25).
+    """
+    check_positive_int("stride", stride)
+    base = evaluation_grid(image_size, margin, periodic)[:, 0].unique()[::stride]
+    xs, ys = base + dx / 2, base + dy / 2
+    if not periodic:
+        xs, ys = xs[xs <= image_size - 1 - margin], ys[ys <= image_size - 1 - margin]
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1).to(torch.float32)
+
+
+def in_block(centres: torch.Tensor, block) -> torch.Tensor:
+    """Mask of the (n, 2) centres inside the rectangle block = [x0, y0, x1, y1] (bounds included)."""
+    x0, y0, x1, y1 = (float(v) for v in block)
+    x, y = centres[:, 0], centres[:, 1]
+    return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)

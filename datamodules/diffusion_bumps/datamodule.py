@@ -1,8 +1,14 @@
 """DataModule for the Gaussian-bump diffusion experiments (diffusion_bumps spec, sections 2.1-2.2, 6).
 
-Training set: one image per centre of a (dx, dy) lattice, optionally subsampled to a fraction lambda.
-Validation and test sets: the fixed evaluation grid of integer conditions; the LightningModule
-generates one sample per condition there and scores it.
+Training set: one image per centre of a (dx, dy) lattice, optionally subsampled to a fraction lambda,
+optionally without a held-out block of the lattice. Validation and test sets (`eval_set_names`), on
+each of which the LightningModule generates one sample per condition and scores it:
+- `gen`: the integer conditions of the evaluation grid (lattice points of the training set: in
+  distribution; those inside a held-out block are left out);
+- `gen_heldout`: conditions between the training centres (`offgrid_conditions`, half a lattice
+  step from every training centre along both axes), which the model never saw;
+- `gen_heldout_block` (with `heldout_block`): the evaluation-grid conditions inside the block removed
+  from training.
 
 Batches are `(image, condition)`: image (B, 1, N, N) in [-1, 1], condition (B, 2) = (mu_x, mu_y).
 """
@@ -16,7 +22,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from neurobolts.datamodules.common.global_batch_order import training_loader
 from neurobolts.datamodules.diffusion_bumps.bumps import (
     evaluation_grid,
+    in_block,
     lattice_centres,
+    offgrid_conditions,
     render_bumps,
     subsample,
     to_model_range,
@@ -27,6 +35,7 @@ from neurobolts.plugins.checks import (
     check_number,
     check_positive,
     check_positive_int,
+    is_number,
 )
 
 
@@ -47,6 +56,11 @@ class DiffusionBumpsDataModule(LightningDataModule):
         num_workers, pin_memory: DataLoader options.
         seed: seed of the subsampling.
         probe_timestep, probe_seed: the fixed timestep and noise image of `probe_batch()`.
+        heldout_stride: spacing (in evaluation-grid steps) of the off-lattice held-out conditions; null
+            (the default) switches that set off. Under DDP the distributed sampler pads a set whose size
+            the world size does not divide, so its metrics count the padded conditions twice.
+        heldout_block: [x0, y0, x1, y1]: training centres in this rectangle (bounds included) are
+            removed, and the evaluation conditions inside it are scored apart; null keeps the lattice.
     """
 
     def __init__(
@@ -66,8 +80,12 @@ class DiffusionBumpsDataModule(LightningDataModule):
         seed: int = 0,
         probe_timestep: int = 100,
         probe_seed: int = 0,
+        heldout_stride: int | None = None,
+        heldout_block: list[float] | None = None,
     ) -> None:
         super().__init__()
+        if heldout_block is not None and not isinstance(heldout_block, str):
+            heldout_block = list(heldout_block)  # a plain list (a ListConfig would not load weights_only)
         check_int("image_size", image_size, 4)
         check_positive("sigma", sigma)
         check_positive("sigma_y", sigma_y, allow_none=True)
@@ -93,10 +111,30 @@ class DiffusionBumpsDataModule(LightningDataModule):
         check_int("probe_timestep", probe_timestep, 0)
         self.probe_timestep = probe_timestep
         self.probe_seed = probe_seed
-        # Validate the grid now so a bad margin fails before training.
+        # Validate the grids now so a bad margin or block fails before training.
         self.eval_conditions = evaluation_grid(image_size, self.eval_margin, self.periodic)
+        check_positive_int("heldout_stride", heldout_stride, allow_none=True)
+        if heldout_block is not None:
+            if not isinstance(heldout_block, list) or len(heldout_block) != 4 or not all(is_number(v) for v in heldout_block) or \
+                    heldout_block[0] > heldout_block[2] or heldout_block[1] > heldout_block[3]:
+                raise ValueError(f"heldout_block must be [x0, y0, x1, y1] with x0 <= x1 and y0 <= y1, "
+                                 f"got {heldout_block!r}")
+        self.heldout_block = heldout_block
+        self.eval_sets: dict[str, torch.Tensor] = {"gen": self.eval_conditions}
+        if heldout_block is not None:
+            inside = in_block(self.eval_conditions, heldout_block)
+            if not inside.any():
+                raise ValueError(f"heldout_block={heldout_block!r} holds no evaluation condition (integer "
+                                 f"centres {self.eval_margin} .. {image_size - 1 - self.eval_margin})")
+            self.eval_sets["gen"] = self.eval_conditions[~inside]
+        if heldout_stride is not None:
+            self.eval_sets["gen_heldout"] = offgrid_conditions(image_size, self.dx, self.dy, self.eval_margin,
+                                                               heldout_stride, self.periodic)
+        if heldout_block is not None:
+            self.eval_sets["gen_heldout_block"] = self.eval_conditions[inside]
+        self.eval_set_names = list(self.eval_sets)
         self.train_set: TensorDataset | None = None
-        self.eval_set: TensorDataset | None = None
+        self.eval_datasets: list[TensorDataset] | None = None
 
     def render(self, centres: torch.Tensor) -> torch.Tensor:
         """Images in the model's [-1, 1] range for the given (n, 2) centres."""
@@ -113,17 +151,25 @@ class DiffusionBumpsDataModule(LightningDataModule):
         if self.train_set is None:
             centres = lattice_centres(self.image_size, self.dx, self.dy)
             centres = subsample(centres, self.subsample_fraction, self.seed)
+            if self.heldout_block is not None:
+                centres = centres[~in_block(centres, self.heldout_block)]
             self.train_set = TensorDataset(self.render(centres), centres)
-            self.eval_set = TensorDataset(self.render(self.eval_conditions), self.eval_conditions)
+            self.eval_datasets = [TensorDataset(self.render(c), c) for c in self.eval_sets.values()]
 
-    def _eval_loader(self) -> DataLoader:
-        return DataLoader(
-            self.eval_set,
-            batch_size=self.eval_batch_size,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-        )
+    def _eval_loader(self) -> list[DataLoader] | DataLoader:
+        """One loader per evaluation set, in the order of `eval_set_names` (a single loader when only
+        the grid is evaluated)."""
+        # Starting a DataLoader iterator draws a worker seed from the loader's generator, or from the
+        # global one. The held-out loaders get generators of their own, so adding them leaves the
+        # training noise of a seeded run as it was; the grid loader keeps its one global draw per
+        # validation, as before, so seeded runs repeat the numbers measured before held-out sets existed.
+        loaders = [
+            DataLoader(dataset, batch_size=self.eval_batch_size, num_workers=self.num_workers,
+                       pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0,
+                       generator=None if i == 0 else torch.Generator().manual_seed(self.seed))
+            for i, dataset in enumerate(self.eval_datasets)
+        ]
+        return loaders if len(loaders) > 1 else loaders[0]
 
     def train_dataloader(self) -> DataLoader:
         return training_loader(self.train_set, self.batch_size, self.trainer,

@@ -30,6 +30,7 @@ from neurobolts.lightning_modules.diffusion_bumps.sampling import (
     ddpm_sample,
 )
 from neurobolts.lightning_modules.diffusion_bumps.scoring import (
+    MAX_AREA,
     GenerationScores,
     phase_milestones,
     score_bumps,
@@ -38,6 +39,10 @@ from neurobolts.plugins.checks import check_choice, check_fraction, check_number
 from neurobolts.plugins.figures import log_figure
 
 SAMPLERS = ("ddim", "ddpm")
+# evaluation set of the DataModule -> (prefix of its validation loss, prefix of its test metrics);
+# its validation generation metrics are logged under the set's own name (gen/..., gen_heldout/...)
+EVAL_SET_PREFIXES = {"gen": ("val", "test"), "gen_heldout": ("val_heldout", "test_heldout"),
+                     "gen_heldout_block": ("val_heldout_block", "test_heldout_block")}
 
 
 def condition_seed(base_seed: int, cond: torch.Tensor) -> list[int]:
@@ -60,8 +65,14 @@ class DiffusionBumpsModule(LightningModule):
         clip_x0: clip the predicted x0 to [-1, 1] while sampling.
         ema_decay: if set, keep an exponential moving average of the weights and sample with it.
         peak_threshold, tolerance: bump scoring (peaks above threshold on [0, 1]; C within tolerance px).
+        sigma, sigma_y: the data's bump width (the config passes `${data.sigma}`, `${data.sigma_y}`):
+            a sample is one bump (B or C) only if its blob is no wider than that (`half_max_area`
+            <= max_area; sigma=None skips the check).
+        max_area: bound of that shape check (see `diffusion_bumps/scoring.py`).
         periodic: the data wrap around (scores distances on the torus).
-        eval_seed: base seed of the fixed evaluation noise.
+        eval_seed: base seed of the fixed validation noise.
+        test_seed: base seed of the test noise (the test step draws its own, so a test number is not
+            a validation number again).
         figure_max_samples: how many evaluation samples the sample-grid figure shows.
     """
 
@@ -81,14 +92,21 @@ class DiffusionBumpsModule(LightningModule):
         peak_threshold: float = 0.3,
         tolerance: float = 1.0,
         periodic: bool = False,
+        sigma: float | None = 1.0,
+        sigma_y: float | None = None,
+        max_area: float = MAX_AREA,
         eval_seed: int = 1234,
         figure_max_samples: int = 196,
+        test_seed: int = 4321,
     ) -> None:
         super().__init__()
         check_choice("sampler", sampler, SAMPLERS)
         check_fraction("ema_decay", ema_decay, low_open=True, high_open=True, allow_none=True)
         check_fraction("peak_threshold", peak_threshold, low_open=True, high_open=True)
         check_number("tolerance", tolerance, 0, low_open=True, finite=False)
+        check_number("sigma", sigma, 0, low_open=True, allow_none=True)
+        check_number("sigma_y", sigma_y, 0, low_open=True, allow_none=True)
+        check_number("max_area", max_area, 0, low_open=True, finite=False)
         check_number("eta", eta, 0, finite=False)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
@@ -101,8 +119,10 @@ class DiffusionBumpsModule(LightningModule):
         if ema_decay is not None:
             self.ema_net = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
             self.ema_net.requires_grad_(False)
-        self.val_scores = GenerationScores()
-        self.test_scores = GenerationScores()
+        # one score per evaluation set of the DataModule (`eval_set_names`: the grid, the held-out
+        # conditions, a held-out block); at most three
+        self.val_scores = nn.ModuleList([GenerationScores() for _ in EVAL_SET_PREFIXES])
+        self.test_scores = nn.ModuleList([GenerationScores() for _ in EVAL_SET_PREFIXES])
         # Phase curve over training: plain lists, saved in checkpoints (weights_only-safe).
         self.generation_history: dict[str, list[float]] = {
             key: [] for key in ("step", "frac_A", "frac_B", "frac_C", "acc_x", "acc_y")
@@ -156,10 +176,19 @@ class DiffusionBumpsModule(LightningModule):
             self.ema_net.update_parameters(self.net)
 
     # -------------------------------------------------------------------------- evaluation
-    def _evaluation_noise(self, cond: torch.Tensor, shape: tuple[int, ...]):
+    def _eval_set_names(self) -> list[str]:
+        """The evaluation sets of the DataModule (`eval_set_names`), or the grid alone."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        names = list(getattr(datamodule, "eval_set_names", None) or ["gen"])
+        unknown = [n for n in names if n not in EVAL_SET_PREFIXES]
+        if unknown:
+            raise ValueError(f"eval_set_names must be among {tuple(EVAL_SET_PREFIXES)}, got {names!r}")
+        return names
+
+    def _evaluation_noise(self, cond: torch.Tensor, shape: tuple[int, ...], base_seed: int):
         """Fixed per-condition x_T, loss noise and loss timestep."""
         x_T, noise, t = [], [], []
-        for seed in condition_seed(self.hparams.eval_seed, cond):
+        for seed in condition_seed(base_seed, cond):
             g = torch.Generator().manual_seed(seed)
             x_T.append(torch.randn(shape, generator=g))
             noise.append(torch.randn(shape, generator=g))
@@ -167,16 +196,20 @@ class DiffusionBumpsModule(LightningModule):
         dev = cond.device
         return torch.stack(x_T).to(dev), torch.stack(noise).to(dev), torch.cat(t).to(dev)
 
-    def _evaluation_step(self, batch, metric: GenerationScores, prefix: str) -> torch.Tensor:
+    def _evaluation_step(self, batch, metric: GenerationScores, prefix: str, base_seed: int,
+                         keep_figure: bool = True) -> torch.Tensor:
         x0, cond = batch
-        x_T, noise, t = self._evaluation_noise(cond, tuple(x0.shape[1:]))
+        x_T, noise, t = self._evaluation_noise(cond, tuple(x0.shape[1:]), base_seed)
         loss = self.diffusion_loss(x0, cond, t, noise)
-        self.log(f"{prefix}/loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=x0.shape[0])
-        generator = torch.Generator().manual_seed(condition_seed(self.hparams.eval_seed + 1, cond[:1])[0])
+        self.log(f"{prefix}/loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=x0.shape[0],
+                 add_dataloader_idx=False)
+        generator = torch.Generator().manual_seed(condition_seed(base_seed + 1, cond[:1])[0])
         samples = from_model_range(self.sample(cond, x_T, generator))
-        scores = score_bumps(samples, cond, self.hparams.peak_threshold, self.hparams.tolerance, self.hparams.periodic)
+        hp = self.hparams
+        scores = score_bumps(samples, cond, hp.peak_threshold, hp.tolerance, hp.periodic, hp.sigma, hp.sigma_y,
+                             hp.max_area)
         metric.update(scores)
-        if self._figure_batch is None:
+        if keep_figure and self._figure_batch is None:
             self._figure_batch = (samples.detach().cpu(), cond.detach().cpu())
         return loss
 
@@ -184,17 +217,22 @@ class DiffusionBumpsModule(LightningModule):
         values = metric.compute()  # collective: runs on every rank
         metric.reset()
         for key, value in values.items():
-            self.log(f"{prefix}/{key}", value, sync_dist=True)
+            self.log(f"{prefix}/{key}", value, sync_dist=True, add_dataloader_idx=False)
         return {k: float(v) for k, v in values.items()}
 
-    def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._evaluation_step(batch, self.val_scores, "val")
+    def validation_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        name = self._eval_set_names()[dataloader_idx]
+        return self._evaluation_step(batch, self.val_scores[dataloader_idx], EVAL_SET_PREFIXES[name][0],
+                                     self.hparams.eval_seed, keep_figure=dataloader_idx == 0)
 
     def on_validation_epoch_start(self) -> None:
         self._figure_batch = None
 
     def on_validation_epoch_end(self) -> None:
-        values = self._log_generation(self.val_scores, "gen")
+        names = self._eval_set_names()
+        values = self._log_generation(self.val_scores[0], names[0])
+        for i, name in enumerate(names[1:], start=1):
+            self._log_generation(self.val_scores[i], name)
         # Lightning takes a logged "step" as the x-axis: log evaluation metrics at the global step
         # (optimizer steps taken), not at the batch counter, which lags one behind during training.
         self.log("step", float(self.global_step), sync_dist=True)
@@ -207,14 +245,17 @@ class DiffusionBumpsModule(LightningModule):
         if self.trainer.is_global_zero and self._figure_batch is not None:
             self._log_sample_figure(values)
 
-    def test_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._evaluation_step(batch, self.test_scores, "test")
+    def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        name = self._eval_set_names()[dataloader_idx]
+        return self._evaluation_step(batch, self.test_scores[dataloader_idx], EVAL_SET_PREFIXES[name][1],
+                                     self.hparams.test_seed, keep_figure=False)
 
     def on_test_epoch_start(self) -> None:
         self._figure_batch = None
 
     def on_test_epoch_end(self) -> None:
-        self._log_generation(self.test_scores, "test")
+        for i, name in enumerate(self._eval_set_names()):
+            self._log_generation(self.test_scores[i], EVAL_SET_PREFIXES[name][1])
 
     def on_train_end(self) -> None:
         history = self.generation_history
