@@ -12,7 +12,7 @@ STAMP := $(VENV)/.neurobolts-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install train test test-slow lint bench clean
+.PHONY: install train test test-slow reproduce lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+# the reproduction report: reproduction/REPORT.md, results.json, figures/ and the README section
+# (e.g. make reproduce ARGS="--papers diffusion_bumps dsa")
+reproduce: $(STAMP)
+	$(BIN)/python -m neurobolts.reproduce $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ _EXPORTS = {"AddTaskDataModule": ".align.datamodule", "AttractorSystemsDataModul
             "DiffusionBumpsDataModule": ".diffusion_bumps.datamodule", "FlipFlopDataModule": ".dsa.flip_flop",
             "ImageClassificationDataModule": ".align.datamodule",
             "TeacherClassificationDataModule": ".align.datamodule",
-            "SphereTasksDataModule": ".inductive_bias.datamodule"}
+            "SphereTasksDataModule": ".inductive_bias.datamodule",
+            "FarMapEpisodesDataModule": ".farmap.datamodule"}
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,6 +6,9 @@ _EXPORTS = {"DiffusionBumpsModule": ".diffusion_bumps.module", "ConditionalUNet"
             "AlignModule": ".align.module", "NTKMLP": ".align.networks", "NTKRNN": ".align.networks",
             "ExpanderHopfieldModule": ".expander_hopfield.module",
             "AttractorSimilarityStudy": ".dsa.attractor_study", "FlipFlopRNN": ".dsa.flip_flop_rnn",
-            "MLPClassifier": ".inductive_bias.mlp_classifier"}
+            "MLPClassifier": ".inductive_bias.mlp_classifier",
+            "FarMapStudy": ".farmap.module",
+            "FragmentationAgent": ".farmap.agent", "EpisodeResult": ".farmap.agent", "LocalMap": ".farmap.local_map",
+            "LTMGraph": ".farmap.ltm", "SurprisalFragmenter": ".common.fragmentation"}
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,8 +1,9 @@
-"""Logger-agnostic figure logging: MLflow artifacts when an MLFlowLogger is attached, PNG files in
+"""Logger-agnostic figure and table logging: MLflow artifacts when an MLFlowLogger is attached, files in
 the run's output directory otherwise. Call on global rank zero only (no collectives inside)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -60,3 +61,36 @@ def image_mosaic(images, columns: int, gap: int = 0):
         r, c = divmod(k, columns)
         canvas[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = images[k]
     return canvas
+
+
+def log_table(trainer, records: list[dict], artifact_path: str) -> str:
+    """The records as JSON: an MLflow artifact if an MLFlowLogger is attached, else a file."""
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    for logger in trainer.loggers:
+        if isinstance(logger, MLFlowLogger) and logger.run_id is not None:
+            logger.experiment.log_dict(logger.run_id, records, artifact_path)
+            return f"mlflow:{logger.run_id}/{artifact_path}"
+    path = Path(trainer.default_root_dir) / artifact_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(records, indent=1))
+    return str(path)
+
+
+def log_file(trainer, path, artifact_dir: str) -> str:
+    """A file written by the caller (e.g. a GIF) as an MLflow artifact under `artifact_dir` if an
+    MLFlowLogger is attached, else copied to <run dir>/<artifact_dir>/."""
+    import shutil
+
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    path = Path(path)
+    for logger in trainer.loggers:
+        if isinstance(logger, MLFlowLogger) and logger.run_id is not None:
+            logger.experiment.log_artifact(logger.run_id, str(path), artifact_dir)
+            return f"mlflow:{logger.run_id}/{artifact_dir}/{path.name}"
+    dest = Path(trainer.default_root_dir) / artifact_dir / path.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.resolve() != path.resolve():
+        shutil.copyfile(path, dest)
+    return str(dest)

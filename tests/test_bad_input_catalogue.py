@@ -133,7 +133,7 @@ def test_bad_config_value_fails_before_training(make_cfg, experiment, override, 
 
 
 EXPERIMENTS = sorted(path.stem for path in (PROJECT_ROOT / "configs" / "experiment").glob("*.yaml"))
-NO_BATCH_SIZE = {"dsa_attractors"}  # one batch of all systems: its data config has no batch_size
+NO_BATCH_SIZE = {"dsa_attractors", "farmap", "farmap_paper"}  # one batch of all systems / one episode a batch
 
 
 def test_only_the_listed_experiments_have_no_batch_size(make_cfg):

@@ -14,6 +14,7 @@ from neurobolts.lightning_modules.diffusion_bumps.scoring import (
     PHASE_C,
     GenerationScores,
     find_peaks,
+    axis_coupling,
     first_step_at_least,
     half_max_area,
     phase_milestones,
@@ -163,3 +164,14 @@ def test_the_model_config_takes_the_scorers_width_from_the_data(make_cfg):
     cfg = make_cfg(["experiment=diffusion_bumps", "data.sigma=1.5", "data.sigma_y=0.75"])
     model = OmegaConf.to_container(cfg.model, resolve=True)
     assert model["sigma"] == 1.5 and model["sigma_y"] == 0.75 and model["max_area"] == 2.4
+
+
+def test_axis_coupling_compares_the_gap_with_the_transition_width():
+    steps = [250, 500, 750, 1000, 1250]
+    frac_c = [0.0, 0.1, 0.5, 0.8, 0.9]  # C < 0.15 last at 500, > 0.75 first at 1000: width 500
+    together = axis_coupling(steps, [0.1, 0.2, 0.85, 0.9, 0.9], [0.1, 0.2, 0.6, 0.85, 0.9], frac_c)
+    assert together == {"step_x": 750, "step_y": 1000, "gap": 250, "transition_width": 500, "coupled": 1.0}
+    apart = axis_coupling(steps, [0.85, 0.9, 0.9, 0.9, 0.9], [0.1, 0.2, 0.6, 0.85, 0.9], frac_c)
+    assert apart["gap"] == 750 and apart["coupled"] == 0.0  # x learned long before y
+    never = axis_coupling(steps, [0.9] * 5, [0.1] * 5, frac_c)
+    assert math.isnan(never["step_y"]) and never["coupled"] == 0.0  # y never learned: not coupled

@@ -23,9 +23,9 @@ def test_offgrid_conditions_are_never_training_conditions(dx, dy):
 
 
 def test_default_sets_and_a_held_out_block():
-    assert DiffusionBumpsDataModule().eval_set_names == ["gen"]  # held-out sets are opt-in
-    dm = DiffusionBumpsDataModule(heldout_stride=2)
+    dm = DiffusionBumpsDataModule()  # the held-out conditions are scored by default
     assert dm.eval_set_names == ["gen", "gen_heldout"] and len(dm.eval_sets["gen_heldout"]) == 49
+    assert DiffusionBumpsDataModule(heldout_stride=None).eval_set_names == ["gen"]
     block = DiffusionBumpsDataModule(heldout_stride=2, heldout_block=[5, 5, 8, 8])
     block.setup()
     assert block.eval_set_names == ["gen", "gen_heldout", "gen_heldout_block"]
@@ -37,6 +37,30 @@ def test_default_sets_and_a_held_out_block():
         DiffusionBumpsDataModule(heldout_block=[8, 5, 5, 8])
     with pytest.raises(ValueError, match=r"heldout_block=\[0.2, 0.2, 0.4, 0.4\] holds no evaluation condition"):
         DiffusionBumpsDataModule(heldout_block=[0.2, 0.2, 0.4, 0.4])
+
+
+class FakeTrainer:
+    def __init__(self, world_size: int, global_rank: int) -> None:
+        self.world_size, self.global_rank = world_size, global_rank
+
+
+def test_ranks_share_an_evaluation_set_without_padding_or_overlap():
+    """49 held-out conditions on 2 ranks: 25 + 24, each once (a padded share would score 50)."""
+    dm = DiffusionBumpsDataModule()
+    dm.setup()
+    heldout = dm.eval_datasets[1]
+    shares = []
+    for rank in (0, 1):
+        dm.trainer = FakeTrainer(2, rank)
+        loader = dm.val_dataloader()[1]
+        shares.append(torch.cat([cond for _, cond in loader]))
+    assert [len(s) for s in shares] == [25, 24]
+    seen = torch.cat(shares)
+    assert torch.equal(seen[seen[:, 0].argsort(stable=True)].unique(dim=0), heldout.tensors[1].unique(dim=0))
+    assert len(seen.unique(dim=0)) == 49
+    from neurobolts.datamodules.common.evaluation_order import evaluation_loader
+    with pytest.raises(ValueError, match="an evaluation set of 1 items cannot be shared out over 2 processes"):
+        evaluation_loader(torch.utils.data.TensorDataset(torch.zeros(1)), 4, FakeTrainer(2, 0))
 
 
 SMALL = ["experiment=diffusion_bumps", "trainer.max_steps=6", "trainer.val_check_interval=3", "model.sampling_steps=2",

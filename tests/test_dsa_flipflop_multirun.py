@@ -107,3 +107,21 @@ def test_compare_networks_groups_rotated_copies():
         compare_networks(states, labels[:3])
     with pytest.raises(ValueError, match="same probe"):
         compare_networks([states[0], states[1][:, :100]], [0, 1])
+
+
+@pytest.mark.slow
+def test_flip_flop_networks_cluster_by_architecture_under_procrustes_not_dsa(tmp_path):
+    """The case-1 claim (docs/papers/dsa.md 4; README, DSA section): RNNs of four architectures trained on
+    the 3-bit flip-flop share one dynamical solution, so DSA (primary protocol: rank = n_bits = 3, no
+    delays, angular) clusters them by architecture less than Procrustes on their geometry does.
+    Measured on 12 networks (4 cells x 3 seeds, 10 epochs): silhouette by architecture DSA -0.02 vs
+    Procrustes +0.25 (an earlier run, README) and +0.071 vs +0.177 (this test, 2026-12-05). Bars: DSA
+    below 0.15 (no clear architecture clusters) and Procrustes above DSA by at least 0.05 (measured gaps
+    0.27 and 0.106: the smaller one sets the margin)."""
+    from neurobolts.reproduce.dsa import FLIPFLOP_DSA, FLIPFLOP_GAP, flipflop_holds, flipflop_silhouettes
+
+    primary = flipflop_silhouettes(figure=tmp_path / "mds.png")  # the report's row runs this
+    assert primary["silhouette_dsa"] < FLIPFLOP_DSA == 0.15, primary["silhouette_dsa"]
+    assert primary["silhouette_procrustes"] > primary["silhouette_dsa"] + FLIPFLOP_GAP, \
+        (primary["silhouette_procrustes"], primary["silhouette_dsa"])
+    assert FLIPFLOP_GAP == 0.05 and flipflop_holds(primary)

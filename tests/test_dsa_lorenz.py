@@ -5,20 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurobolts.callbacks.dsa.network_comparison import cluster_separation
 from neurobolts.callbacks.dsa.similarity import dsa
 from neurobolts.datamodules.dsa.lorenz import (
-    LORENZ_REGIME_RHOS,
     lorenz_regimes,
     lorenz_trajectories,
     lorenz_trajectory,
 )
 
+# the reproduction report (`make reproduce`) runs these same functions
+from neurobolts.reproduce.dsa import lorenz_noise_and_regime, lorenz_regime_separation
+from neurobolts.reproduce.dsa import lorenz_pair as make_lorenz_pair
+
 
 @pytest.fixture(scope="module")
 def lorenz_pair():
-    return {"clean": lorenz_trajectory(seed=0), "noisy": lorenz_trajectory(seed=0, noise=0.1),
-            "rho100": lorenz_trajectory(seed=0, rho=100.0)}
+    return make_lorenz_pair()  # clean, noisy (sigma 0.1) and rho = 100 trajectories, seed 0
 
 
 def test_lorenz_trajectory_is_seeded_zscored_and_chaotic():
@@ -47,9 +48,8 @@ def test_lorenz_rejects_bad_arguments():
 @pytest.mark.parametrize("score_method", ["angular", "euclidean", "wasserstein"])
 def test_rank_at_signal_dimension_ignores_noise(lorenz_pair, score_method):
     """Oracle 10: at rank 3, d(clean, noisy sigma=0.1) is below 1 % of d(rho=28, rho=100) (README)."""
-    kwargs = dict(n_delays=10, rank=3, score_method=score_method)
-    noise = dsa(lorenz_pair["clean"], lorenz_pair["noisy"], **kwargs)
-    regime = dsa(lorenz_pair["clean"], lorenz_pair["rho100"], **kwargs)
+    distances = lorenz_noise_and_regime(score_method, rank=3, trajectories=lorenz_pair)
+    noise, regime = distances["noise"], distances["regime"]
     # measured noise / regime: angular 3.24e-4 / 0.0402 = 0.81 %, euclidean 0.81 %, wasserstein 0.0075 %;
     # the trajectories are seeded and dsa is deterministic, so the README's 1 % is asserted as stated
     assert noise <= 0.01 * regime, (noise, regime, noise / regime)
@@ -62,15 +62,9 @@ def test_rank_above_signal_dimension_measures_noise(lorenz_pair):
                                                                           lorenz_pair["rho100"], **kwargs)
 
 
-def _regime_separation(n_clips: int, steps: int) -> dict[str, float]:
-    systems, labels = lorenz_regimes(LORENZ_REGIME_RHOS, n_clips=n_clips, steps=steps)
-    distances = dsa(systems, n_delays=70, rank=6, score_method="wasserstein")
-    return cluster_separation(distances, labels)
-
-
 def test_lorenz_regimes_cluster_light():
     """Oracle 11 on 5 rho regimes x 4 clips of T = 1000 (the full 20 x 2000 version is marked slow)."""
-    separation = _regime_separation(n_clips=4, steps=1000)
+    separation = lorenz_regime_separation(n_clips=4, steps=1000)
     # README: silhouette 0.99. Measured 0.9937 (within/between 4.2e-4) on seeded, deterministic data
     assert separation["within_between"] <= 0.01 and separation["silhouette"] >= 0.99, separation
 
@@ -78,6 +72,6 @@ def test_lorenz_regimes_cluster_light():
 @pytest.mark.slow
 def test_lorenz_regimes_cluster_full():
     """Oracle 11 at the reference notebook's scale: 5 regimes x 20 clips, T = 2000, d = 70, rank 6."""
-    separation = _regime_separation(n_clips=20, steps=2000)
+    separation = lorenz_regime_separation(n_clips=20, steps=2000)
     # README: silhouette 0.99. Measured 0.9942 (within/between 4.5e-4)
     assert separation["within_between"] <= 0.01 and separation["silhouette"] >= 0.99, separation

@@ -11,6 +11,14 @@ import pytest
 from neurobolts.callbacks.recall_curve.recall import recall_trials
 from neurobolts.lightning_modules.expander_hopfield.memory import build_memory
 
+# the reproduction report (`make reproduce`) runs these same functions
+from neurobolts.reproduce.expander_hopfield import (
+    hebbian_at_half_load,
+    majority_recall,
+    recall_at_four_percent,
+    recall_on_another_graph,
+)
+
 # the issue's bar: P(exact recall) >= 0.95 at p = 1 % and >= 0.85 at p = 2 %, for N = 150, 600, 2400
 BAR = {0.01: 0.95, 0.02: 0.85}
 
@@ -41,8 +49,8 @@ def test_spec_majority_dynamics_reach_about_the_bar(n):
     Every failure ends in a spurious fixed point, never at another codeword. README: at the issue's
     85 % bar at p = 2 %; measured (seeded, deterministic) 0.937 / 0.903 / 0.867 at N = 150 / 600 / 2400
     and 1.0 / 0.98 / 0.987 at p = 1 %."""
-    net = build_memory("expander", n, seed=0)
-    low, high = (recall_trials(net, p, trials=300, seed=1) for p in (0.01, 0.02))
+    outcomes = majority_recall(n, trials=300)
+    low, high = outcomes[0.01], outcomes[0.02]
     assert low["exact_recall"] >= 0.95, low
     assert high["exact_recall"] >= BAR[0.02], high
     for outcome in (low, high):
@@ -57,11 +65,11 @@ def test_spec_majority_dynamics_reach_about_the_bar(n):
 def test_finite_fraction_of_errors_is_corrected_on_several_graphs(n, graph_seed):
     """Oracle 3 (heavy): three more graphs per size, 1,000 trials per point, adaptive dynamics; and
     the spec's majority dynamics stay >= 0.95 at p = 1 %."""
-    net = build_memory("expander", n, seed=graph_seed, dynamics="adaptive")
+    outcomes = recall_on_another_graph(n, graph_seed, trials=1000)
     for p, bar in BAR.items():
-        outcome = recall_trials(net, p, trials=1000, seed=10 + graph_seed)
+        outcome = outcomes["adaptive"][p]
         assert outcome["exact_recall"] >= bar, (n, graph_seed, p, outcome)
-    majority = recall_trials(build_memory("expander", n, seed=graph_seed), 0.01, trials=1000, seed=10 + graph_seed)
+    majority = outcomes["majority"][0.01]
     assert majority["exact_recall"] >= 0.95, majority
 
 
@@ -69,8 +77,7 @@ def test_finite_fraction_of_errors_is_corrected_on_several_graphs(n, graph_seed)
 def test_adaptive_dynamics_threshold_does_not_shrink_with_n():
     """The curves do not shift left with N: at p = 4 % recall is at least as good at N = 2400 as at
     N = 150 (the transition sharpens)."""
-    recall = {n: recall_trials(build_memory("expander", n, seed=0, dynamics="adaptive"), 0.04, trials=200,
-                               seed=7)["exact_recall"] for n in (150, 600, 2400)}
+    recall = recall_at_four_percent((150, 600, 2400), trials=200)
     # measured 1.0 at every N (200 cues each); the README's "every cue up to 4 %" at N = 600 and 2400
     assert recall[2400] >= recall[150] - 0.02 and recall[600] == recall[2400] == 1.0, recall
 
@@ -113,5 +120,5 @@ def test_hebbian_hopfield_collapses_beyond_its_linear_capacity():
 def test_hopfield_of_the_same_size_fails_when_asked_to_store_half_as_many_patterns_as_neurons(n):
     """Issue item 2: the expander stores 2^(0.2 N) states (2^30 at N = 150); listing that many patterns
     is impossible, and a Hebbian network of the same N asked for only K = N / 2 fails at p = 1 %."""
-    outcome = recall_trials(build_memory("hopfield", n, n_patterns=n // 2), 0.01, trials=100, seed=6)
+    outcome = hebbian_at_half_load(n, trials=100)
     assert outcome["exact_recall"] <= 0.05, (n, outcome)

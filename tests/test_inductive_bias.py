@@ -22,23 +22,13 @@ from neurobolts.callbacks.inductive_bias.difficulty import (
     task_union_difficulty,
 )
 
-# Constants of the paper's script (spec section 4): n, m, R, delta, target error, classes.
-TABLE = {
-    "MNIST": (60000, 14, 17.179045827183984, 2.3987084824335305, 1e-3, 10),
-    "SVHN": (73257, 19, 53.86932485133339, 1.5766998174969105, 1e-2, 10),
-    "CIFAR-10": (50000, 27, 54.9156786783691, 2.7506414616587023, 1e-2, 10),
-    "ImageNet": (1280901, 48, 943.5923, 65.0, 0.1, 1000),
-}
-PAPER_BITS = {"MNIST": 1.485e16, "SVHN": 1.213e31, "CIFAR-10": 3.438e32, "ImageNet": 3.583e41}
-OMNIGLOT = dict(n=1e40, within_dim=22, across_dim=29, radius=49.4064773081425, resolution=5.477225575051661,
-                target_error=0.01)
-
-
-def bits(name: str, **changes) -> float:
-    n, m, r, delta, eps, c = TABLE[name]
-    args = dict(n=n, intrinsic_dim=m, radius=r, resolution=delta, target_error=eps, num_classes=c)
-    args.update(changes)
-    return task_difficulty_bits(**args)
+# Constants of the paper's script (spec section 4), shared with the reproduction report (`make reproduce`):
+# TABLE = {name: (n, m, R, delta, target error, classes)}, the paper's bits, the Omniglot statistics;
+# bits(name, **changes) = task_difficulty_bits of that task
+from neurobolts.reproduce.inductive_bias import IMAGE_TASKS as TABLE
+from neurobolts.reproduce.inductive_bias import OMNIGLOT
+from neurobolts.reproduce.inductive_bias import PAPER_IMAGE_BITS as PAPER_BITS
+from neurobolts.reproduce.inductive_bias import image_task_bits as bits
 
 
 def direct_formula(error, n, m, radius, d, delta, out_dim, bound):

@@ -19,8 +19,9 @@ import yaml
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11 (the project supports 3.10)
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE_FOLDERS = ("callbacks", "datamodules", "lightning_modules", "plugins", "configs")
+PACKAGE_FOLDERS = ("callbacks", "datamodules", "lightning_modules", "plugins", "configs", "reproduce")
 CODE_FOLDERS = ("callbacks", "datamodules", "lightning_modules")
+ENTRY_POINT_FOLDERS = ("reproduce",)  # like train.py: may import everything, imported by nothing
 NOT_CORE = ("callback.py", "figures.py")  # the Lightning-facing modules of an analysis subpackage
 RUN_WIDE = ("reliability",)  # callbacks/ subpackages of Callbacks, not analyses
 
@@ -44,9 +45,11 @@ def module_path(name: str) -> Path | None:
 
 
 def kind(path: Path) -> str:
-    """core | callback | datamodule | lightning_module | plugin."""
+    """core | callback | datamodule | lightning_module | entry_point | plugin."""
     rel = path.relative_to(ROOT)
     top = rel.parts[0]
+    if top in ENTRY_POINT_FOLDERS:
+        return "entry_point"
     if top == "callbacks":
         if len(rel.parts) == 3 and rel.parts[1] not in RUN_WIDE and rel.name not in NOT_CORE:
             return "core"  # callbacks/common/* and callbacks/<analysis>/* but callback.py, figures.py
@@ -105,6 +108,7 @@ def violation(source: Path, target: str) -> str | None:
         "callback": {"core", "plugin"},
         "datamodule": {"datamodule", "plugin"},
         "lightning_module": {"core", "datamodule", "lightning_module", "plugin"},
+        "entry_point": {"core", "callback", "datamodule", "lightning_module", "plugin", "entry_point"},
     }[source_kind]
     if source_kind == "callback" and target_kind == "callback" and path.name == "figures.py" \
             and path.parent == source.parent:
@@ -114,8 +118,8 @@ def violation(source: Path, target: str) -> str | None:
     return None
 
 
-def code_files():
-    return sorted(p for folder in CODE_FOLDERS for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts)
+def code_files(folders: tuple[str, ...] = CODE_FOLDERS):
+    return sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts)
 
 
 def core_modules() -> list[str]:
@@ -137,7 +141,7 @@ def test_every_package_folder_is_listed_in_pyproject():
 
 def test_imports_run_one_way():
     problems = [f"{path.relative_to(ROOT)}:{line} imports {target}: {why}"
-                for path in code_files() for line, target in imported_modules(path)
+                for path in code_files((*CODE_FOLDERS, *ENTRY_POINT_FOLDERS)) for line, target in imported_modules(path)
                 if (why := violation(path, target)) is not None]
     assert not problems, "\n".join(problems)
 
@@ -158,6 +162,12 @@ def test_the_import_rules_catch_a_violation():
     assert violation(datamodule, "neurobolts.callbacks.dsa.similarity") is not None
     assert violation(module, "neurobolts.callbacks.recall_curve.callback") is not None
     assert violation(module, "neurobolts.callbacks.dsa.similarity") is None
+    # the report (an entry point) may import anything; nothing may import it
+    report = ROOT / "reproduce" / "diffusion_bumps.py"
+    assert violation(report, "neurobolts.lightning_modules.diffusion_bumps.module") is None
+    assert violation(report, "neurobolts.callbacks.manifold.callback") is None
+    assert violation(module, "neurobolts.reproduce.runner") is not None
+    assert violation(core, "neurobolts.reproduce.results") is not None
     # a function-level import (the figure at train end) and a lazy package export are resolved
     assert (ROOT / "callbacks" / "inductive_bias" / "figures.py") in {
         module_path(t) for _, t in imported_modules(callback)}
@@ -272,7 +282,8 @@ sys.path[:] = [p for p in sys.path if "__editable__" not in p]
 sys.path_importer_cache.clear()
 import importlib
 for name in ("neurobolts.callbacks.dsa.callback", "neurobolts.lightning_modules.diffusion_bumps.module",
-             "neurobolts.configs", "neurobolts.callbacks.dsa", "neurobolts.datamodules"):
+             "neurobolts.configs", "neurobolts.callbacks.dsa", "neurobolts.datamodules",
+             "neurobolts.reproduce.registry"):
     module = importlib.import_module(name)
     assert module.__file__.startswith({str(installed)!r}), (name, module.__file__)
 from neurobolts.callbacks import DynamicalSimilarity

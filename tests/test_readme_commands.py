@@ -41,6 +41,9 @@ SMALLEST = {
     "ibc_tasks": ["trainer.max_steps=3", "callbacks.inductive_bias_complexity.num_queries=400"],
     "align_wide": ["trainer.max_steps=3"],
     "align_add": ["trainer.max_steps=3", "data.steps=10"],
+    # two episodes, so that trainer=ddp_cpu has one per process
+    "farmap": ["data.map_ids=[150,151]", "data.seeds=[0]", "data.num_steps=50"],
+    "farmap_paper": ["data.map_ids=[0,1]", "data.seeds=[0]", "data.num_steps=50"],
 }
 COMMON_SMALL = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 

@@ -15,17 +15,15 @@ the table `figures/recall_curve.json` and the metrics `curve/<label>/N<N>/p<p>/e
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
-from pathlib import Path
 
 from lightning.pytorch import Callback
 
 from neurobolts.callbacks.recall_curve.figures import recall_curve_figure
 from neurobolts.callbacks.recall_curve.recall import recall_curve
 from neurobolts.plugins.checks import check_positive, check_positive_int, is_integer, is_number
-from neurobolts.plugins.figures import log_figure
+from neurobolts.plugins.figures import log_figure, log_table
 
 
 def hopfield_builder(build: Callable, load: float, seed: int):
@@ -42,20 +40,6 @@ def curve_metrics(records: list[dict]) -> dict[str, float]:
         for key in ("exact_recall", "bit_accuracy", "spurious"):
             out[f"curve/{r['label']}/N{r['n_neurons']}/{point}/{key}"] = float(r[key])
     return out
-
-
-def log_table(trainer, records: list[dict], artifact_path: str) -> str:
-    """The records as JSON: an MLflow artifact if an MLFlowLogger is attached, else a file."""
-    from lightning.pytorch.loggers import MLFlowLogger
-
-    for logger in trainer.loggers:
-        if isinstance(logger, MLFlowLogger) and logger.run_id is not None:
-            logger.experiment.log_dict(logger.run_id, records, artifact_path)
-            return f"mlflow:{logger.run_id}/{artifact_path}"
-    path = Path(trainer.default_root_dir) / artifact_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(records, indent=1))
-    return str(path)
 
 
 class RecallCurve(Callback):

@@ -19,6 +19,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, TensorDataset
 
+from neurobolts.datamodules.common.evaluation_order import evaluation_loader
 from neurobolts.datamodules.common.global_batch_order import training_loader
 from neurobolts.datamodules.diffusion_bumps.bumps import (
     evaluation_grid,
@@ -57,8 +58,8 @@ class DiffusionBumpsDataModule(LightningDataModule):
         seed: seed of the subsampling.
         probe_timestep, probe_seed: the fixed timestep and noise image of `probe_batch()`.
         heldout_stride: spacing (in evaluation-grid steps) of the off-lattice held-out conditions; null
-            (the default) switches that set off. Under DDP the distributed sampler pads a set whose size
-            the world size does not divide, so its metrics count the padded conditions twice.
+            switches that set off. Every evaluation set is shared out over DDP ranks without padding
+            (`evaluation_loader`), so its metrics are those of one process.
         heldout_block: [x0, y0, x1, y1]: training centres in this rectangle (bounds included) are
             removed, and the evaluation conditions inside it are scored apart; null keeps the lattice.
     """
@@ -80,7 +81,7 @@ class DiffusionBumpsDataModule(LightningDataModule):
         seed: int = 0,
         probe_timestep: int = 100,
         probe_seed: int = 0,
-        heldout_stride: int | None = None,
+        heldout_stride: int | None = 2,
         heldout_block: list[float] | None = None,
     ) -> None:
         super().__init__()
@@ -164,9 +165,9 @@ class DiffusionBumpsDataModule(LightningDataModule):
         # training noise of a seeded run as it was; the grid loader keeps its one global draw per
         # validation, as before, so seeded runs repeat the numbers measured before held-out sets existed.
         loaders = [
-            DataLoader(dataset, batch_size=self.eval_batch_size, num_workers=self.num_workers,
-                       pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0,
-                       generator=None if i == 0 else torch.Generator().manual_seed(self.seed))
+            evaluation_loader(dataset, self.eval_batch_size, self.trainer, num_workers=self.num_workers,
+                              pin_memory=self.pin_memory,
+                              generator=None if i == 0 else torch.Generator().manual_seed(self.seed))
             for i, dataset in enumerate(self.eval_datasets)
         ]
         return loaders if len(loaders) > 1 else loaders[0]

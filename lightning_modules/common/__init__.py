@@ -1,7 +1,8 @@
-"""Pieces every LightningModule shares: the optimiser/scheduler factory."""
+"""Pieces LightningModules share: the optimiser/scheduler factory and the surprisal fragmenter
+(FARMap, FARCuriosity)."""
 
 from neurobolts.plugins.lazy import lazy_exports
 
-_EXPORTS = {"build_optimizers": ".optim", "check_factory": ".optim"}
+_EXPORTS = {"build_optimizers": ".optim", "check_factory": ".optim", "SurprisalFragmenter": ".fragmentation"}
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

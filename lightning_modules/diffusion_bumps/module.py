@@ -18,6 +18,7 @@ from lightning.pytorch import LightningModule
 from torch import nn
 from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torchmetrics import MeanMetric
 
 from neurobolts.datamodules.common.global_batch_order import global_batch_share
 from neurobolts.datamodules.diffusion_bumps.bumps import from_model_range
@@ -123,7 +124,12 @@ class DiffusionBumpsModule(LightningModule):
         # conditions, a held-out block); at most three
         self.val_scores = nn.ModuleList([GenerationScores() for _ in EVAL_SET_PREFIXES])
         self.test_scores = nn.ModuleList([GenerationScores() for _ in EVAL_SET_PREFIXES])
-        # Phase curve over training: plain lists, saved in checkpoints (weights_only-safe).
+        # the evaluation loss of each set as a sum and a count reduced over ranks: exact under DDP,
+        # where ranks may hold different numbers of conditions (unpadded evaluation shares)
+        self.val_losses = nn.ModuleList([MeanMetric() for _ in EVAL_SET_PREFIXES])
+        self.test_losses = nn.ModuleList([MeanMetric() for _ in EVAL_SET_PREFIXES])
+        # Phase curve over training: plain lists, saved in checkpoints (weights_only-safe); the grid's
+        # values under their own names, the other evaluation sets' as "<set>/<key>" ("gen_heldout/acc_y")
         self.generation_history: dict[str, list[float]] = {
             key: [] for key in ("step", "frac_A", "frac_B", "frac_C", "acc_x", "acc_y")
         }
@@ -196,13 +202,12 @@ class DiffusionBumpsModule(LightningModule):
         dev = cond.device
         return torch.stack(x_T).to(dev), torch.stack(noise).to(dev), torch.cat(t).to(dev)
 
-    def _evaluation_step(self, batch, metric: GenerationScores, prefix: str, base_seed: int,
+    def _evaluation_step(self, batch, metric: GenerationScores, loss_metric: MeanMetric, base_seed: int,
                          keep_figure: bool = True) -> torch.Tensor:
         x0, cond = batch
         x_T, noise, t = self._evaluation_noise(cond, tuple(x0.shape[1:]), base_seed)
         loss = self.diffusion_loss(x0, cond, t, noise)
-        self.log(f"{prefix}/loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=x0.shape[0],
-                 add_dataloader_idx=False)
+        loss_metric.update(loss.detach(), weight=x0.shape[0])
         generator = torch.Generator().manual_seed(condition_seed(base_seed + 1, cond[:1])[0])
         samples = from_model_range(self.sample(cond, x_T, generator))
         hp = self.hparams
@@ -213,6 +218,11 @@ class DiffusionBumpsModule(LightningModule):
             self._figure_batch = (samples.detach().cpu(), cond.detach().cpu())
         return loss
 
+    def _log_loss(self, loss_metric: MeanMetric, prefix: str) -> None:
+        if loss_metric.update_called:  # skipped when the loop ran no batch of this set
+            self.log(f"{prefix}/loss", loss_metric.compute(), add_dataloader_idx=False)  # compute: collective
+        loss_metric.reset()
+
     def _log_generation(self, metric: GenerationScores, prefix: str) -> dict[str, float]:
         values = metric.compute()  # collective: runs on every rank
         metric.reset()
@@ -221,8 +231,7 @@ class DiffusionBumpsModule(LightningModule):
         return {k: float(v) for k, v in values.items()}
 
     def validation_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
-        name = self._eval_set_names()[dataloader_idx]
-        return self._evaluation_step(batch, self.val_scores[dataloader_idx], EVAL_SET_PREFIXES[name][0],
+        return self._evaluation_step(batch, self.val_scores[dataloader_idx], self.val_losses[dataloader_idx],
                                      self.hparams.eval_seed, keep_figure=dataloader_idx == 0)
 
     def on_validation_epoch_start(self) -> None:
@@ -230,9 +239,10 @@ class DiffusionBumpsModule(LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         names = self._eval_set_names()
+        for i, name in enumerate(names):
+            self._log_loss(self.val_losses[i], EVAL_SET_PREFIXES[name][0])
         values = self._log_generation(self.val_scores[0], names[0])
-        for i, name in enumerate(names[1:], start=1):
-            self._log_generation(self.val_scores[i], name)
+        other_sets = {name: self._log_generation(self.val_scores[i], name) for i, name in enumerate(names[1:], start=1)}
         # Lightning takes a logged "step" as the x-axis: log evaluation metrics at the global step
         # (optimizer steps taken), not at the batch counter, which lags one behind during training.
         self.log("step", float(self.global_step), sync_dist=True)
@@ -242,12 +252,13 @@ class DiffusionBumpsModule(LightningModule):
         history["step"].append(int(self.global_step))
         for key in ("frac_A", "frac_B", "frac_C", "acc_x", "acc_y"):
             history.setdefault(key, []).append(values[key])
+            for name, set_values in other_sets.items():  # e.g. "gen_heldout/acc_y"
+                history.setdefault(f"{name}/{key}", []).append(set_values[key])
         if self.trainer.is_global_zero and self._figure_batch is not None:
             self._log_sample_figure(values)
 
     def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
-        name = self._eval_set_names()[dataloader_idx]
-        return self._evaluation_step(batch, self.test_scores[dataloader_idx], EVAL_SET_PREFIXES[name][1],
+        return self._evaluation_step(batch, self.test_scores[dataloader_idx], self.test_losses[dataloader_idx],
                                      self.hparams.test_seed, keep_figure=False)
 
     def on_test_epoch_start(self) -> None:
@@ -255,6 +266,7 @@ class DiffusionBumpsModule(LightningModule):
 
     def on_test_epoch_end(self) -> None:
         for i, name in enumerate(self._eval_set_names()):
+            self._log_loss(self.test_losses[i], EVAL_SET_PREFIXES[name][1])
             self._log_generation(self.test_scores[i], EVAL_SET_PREFIXES[name][1])
 
     def on_train_end(self) -> None:

@@ -196,6 +196,19 @@ def transition_width(steps: list[int], frac_c: list[float], low: float = 0.15, h
     return float("nan")
 
 
+def axis_coupling(steps: list[int], acc_x: list[float], acc_y: list[float], frac_c: list[float],
+                  level: float = 0.8) -> dict[str, float]:
+    """When x and when y are learned (P1's imbalance claim, docs/papers/diffusion_bumps.md oracle 9): the
+    first steps at which the per-axis accuracies reach `level`, their gap |step_y - step_x| and the
+    B -> C transition width of `frac_c` (`transition_width`). Coupled = both reached and the gap at
+    most half the transition width ("much less than"); NaN entries when a level is never reached."""
+    step_x, step_y = first_step_at_least(steps, acc_x, level), first_step_at_least(steps, acc_y, level)
+    width = transition_width(steps, frac_c)
+    gap = abs(step_y - step_x)
+    return {"step_x": step_x, "step_y": step_y, "gap": gap, "transition_width": width,
+            "coupled": float(not math.isnan(gap) and not math.isnan(width) and gap <= width / 2)}
+
+
 def phase_milestones(steps: list[int], frac_b: list[float], frac_c: list[float]) -> dict[str, float]:
     """Milestones of a phase curve: the step of the B peak, the first steps with C >= 0.5 and
     C >= 0.95 (NaN when never reached), whether B peaked strictly before C passed 0.5, and the width
