@@ -19,6 +19,8 @@ PAPERS: dict[str, str | Callable[[Settings], PaperResult]] = {
     "align": "neurobolts.reproduce.align",
     "expander_hopfield": "neurobolts.reproduce.expander_hopfield",
     "farmap": "neurobolts.reproduce.farmap",
+    "far_curiosity": "neurobolts.reproduce.far_curiosity",
+    "map_induction": "neurobolts.reproduce.map_induction",
 }
 
 

@@ -133,7 +133,9 @@ def test_bad_config_value_fails_before_training(make_cfg, experiment, override, 
 
 
 EXPERIMENTS = sorted(path.stem for path in (PROJECT_ROOT / "configs" / "experiment").glob("*.yaml"))
-NO_BATCH_SIZE = {"dsa_attractors", "farmap", "farmap_paper"}  # one batch of all systems / one episode a batch
+NO_BATCH_SIZE = {"dsa_attractors", "farmap", "farmap_paper",  # one batch of all systems / one episode a batch
+                 "far_curiosity_forgetting", "far_curiosity", "far_curiosity_atari",  # a walk in chunks / PPO rollouts
+                 "map_induction", "map_induction_paper"}  # one episode a batch
 
 
 def test_only_the_listed_experiments_have_no_batch_size(make_cfg):

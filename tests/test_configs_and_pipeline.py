@@ -41,6 +41,16 @@ SMOKE_OVERRIDES = {
     "align_add_paper": ["trainer.accelerator=cpu", "data.batch_size=2", "data.eval_batch_size=2", "data.steps=10"],
     "dsa_attractors": ["data.n_models=2", "data.n_trials=4", "data.steps=200"],
     "dsa_flipflop": ["data.n_train=64", "data.n_val=16", "data.steps=30", "data.n_probe=4"],
+    # one PPO iteration; short episodes so that one ends in it and the optimized metric exists
+    "far_curiosity": ["data.num_envs=2", "model.num_steps=64", "model.obs_norm_init_steps=0",
+                      "data.env_kwargs={max_episode_steps:40}"],
+    # Atari on the CPU (ale-py and OpenCV come with the dev extra): Pong, preprocessing of spec 2.6
+    "far_curiosity_atari": ["trainer.accelerator=cpu", "data.env=ALE/Pong-v5", "data.num_envs=2", "model.num_steps=16", "model.num_minibatches=2",
+                            "model.obs_norm_init_steps=32", "model.lstm_hidden=64", "data.env_kwargs={max_episode_steps:12}"],
+    "far_curiosity_forgetting": ["data.steps_per_phase=60", "data.chunk=30", "model.eval_every=30"],
+    "map_induction": ["data.worlds=[repeated_2x2]", "data.seeds=[0]", "model.tree_queries=20", "model.max_depth=6"],
+    "map_induction_paper": ["data.worlds=[repeated_3x3]", "data.seeds=[0]", "model.tree_queries=20",
+                            "model.max_depth=6", "model.max_steps=60"],
 }
 
 

@@ -46,6 +46,9 @@ RUNS = {
     "dsa_attractors": ["data.n_models=2", "data.n_trials=4", "data.steps=200", "test=true"],
     # 3 episodes on 2 ranks (2 + 1): unpadded shares, sums reduced over ranks
     "farmap": ["data.map_ids=[150,151,152]", "data.seeds=[0]", "data.num_steps=150", "test=true"],
+    # 3 episodes on 2 ranks (2 + 1): per-world paired tests from the gathered records
+    "map_induction": ["data.worlds=[repeated_2x2,control_2x2,repeated_1x4]", "data.seeds=[0]",
+                      "model.agents=[uniform,dpomcp]", "model.tree_queries=20", "model.max_depth=6", "test=true"],
 }
 SLOW_RUNS = {
     "diffusion_bumps_imbalanced": ["trainer.max_steps=24", "trainer.val_check_interval=12", "model.sampling_steps=5"],
@@ -55,18 +58,21 @@ SLOW_RUNS = {
     "align_wide_paper": ["trainer.accelerator=cpu", "data=align_teacher", "trainer.max_epochs=1",
                          "trainer.limit_train_batches=10"],
     "farmap_paper": ["data.map_ids=[0,1,2,3,4]", "data.seeds=[0]", "data.num_steps=100", "test=true"],
+    "map_induction_paper": ["data.worlds=[repeated_3x3,control_3x3]", "data.seeds=[0]", "model.tree_queries=30",
+                            "model.max_depth=8", "model.max_steps=150", "model.agents=[uniform,dpomcp]", "test=true"],
     "align_add_paper": ["trainer.accelerator=cpu", "data.batch_size=4", "data.eval_batch_size=4", "data.steps=10",
                         "trainer.max_steps=6", "trainer.val_check_interval=3"],
 }
 # metrics whose parity a run must cover: the held-out set has 49 conditions, which 2 ranks share
 # unevenly (25 + 24); a padded share would count one condition twice and miss the tolerance
 MUST_LOG = {"diffusion_bumps": ("val_heldout/loss", "gen_heldout/frac_C", "gen_heldout/loc_error"),
-            "farmap": ("farmap/farmap/coverage_auc", "farmap/frontier/memory_mean", "farmap/memory_vs_frontier")}
+            "farmap": ("farmap/farmap/coverage_auc", "farmap/frontier/memory_mean", "farmap/memory_vs_frontier"),
+            "map_induction": ("map_induction/dpomcp/steps_to_all_rewards", "map_induction/repeated_2x2/p_dpomcp_lt_uniform")}
 # lines a callback writes when it computes: rank 1's log must have none of them
 COMPUTE_LINES = ("manifold phase", "DSA snapshot", "Inductive-bias complexity statistics")
 RTOL, ATOL = 1e-4, 1e-6
 # wall-clock measurements: logged, but not expected to repeat between runs
-TIMINGS = ("steps_per_s",)
+TIMINGS = ("steps_per_s", "decisions_per_s")
 
 
 def run_cli(out: Path, overrides: list[str], timeout: float = 400) -> subprocess.CompletedProcess:
@@ -132,10 +138,33 @@ def test_ddp_cpu_parity_of_the_experiment_variants(tmp_path, experiment):
     check_parity(tmp_path, experiment, SLOW_RUNS[experiment])
 
 
+# RL: under DDP every rank runs its own environments (issue 17), so 2 processes collect twice the
+# experience of one and parity is not expected; `test_ppo_under_ddp_...` checks what DDP must do there
+# The forgetting study is one stream that every rank walks alike; thousands of Adam steps amplify the
+# float rounding of a different thread count (measured: F 0.6700 vs 0.6683 after 450 steps, 2.5e-3
+# relative), so it is checked to run and log under DDP (below, slow), not for 1e-4 parity.
+OWN_DDP_CHECK = {"far_curiosity", "far_curiosity_atari", "far_curiosity_forgetting"}
+
+
 def test_every_experiment_has_a_parity_run():
     from neurobolts.plugins.experiments import available_experiments
 
-    assert set(available_experiments()) == set(RUNS) | set(SLOW_RUNS)
+    assert set(available_experiments()) == set(RUNS) | set(SLOW_RUNS) | OWN_DDP_CHECK
+
+
+def test_ppo_under_ddp_each_rank_runs_its_own_environments_and_the_policy_stays_in_sync(tmp_path):
+    """`experiment=far_curiosity trainer=ddp_cpu`: 2 ranks x 2 environments x 16 steps x 3 iterations; the
+    logged environment steps count both ranks' experience, each rank's curiosity fragments on its own
+    (it is no DDP parameter), and the ranks' policies are identical at the end (gradients synchronised)."""
+    out = tmp_path / "ddp"
+    run_cli(out, ["experiment=far_curiosity", *COMMON, "trainer=ddp_cpu", "data.num_envs=2", "data.iterations=3",
+                  "model.num_steps=16", "model.obs_norm_init_steps=0"])
+    metrics = logged_metrics(out)
+    steps = sorted(v for (key, _), values in metrics.items() if key == "rollout/env_steps" for v in values)
+    assert steps == [2 * 2 * 16 * k for k in (1, 2, 3)], steps
+    digests = [line.split("policy digest ")[1].strip() for name in ("train.log", "train_ddp_process_1.log")
+               for line in (out / name).read_text().splitlines() if "policy digest " in line]
+    assert len(digests) == 2 and digests[0] == digests[1], digests
 
 
 def test_callback_compute_lines_are_still_logged():
@@ -144,3 +173,14 @@ def test_callback_compute_lines_are_still_logged():
                       ("manifold/callback.py", "dsa/callback.py", "inductive_bias/callback.py"))
     for line in COMPUTE_LINES:
         assert line in sources, line
+
+
+@pytest.mark.slow
+def test_the_forgetting_study_runs_the_same_walk_on_every_rank(tmp_path):
+    out = tmp_path / "ddp"
+    run_cli(out, ["experiment=far_curiosity_forgetting", *COMMON, "trainer=ddp_cpu", "data.steps_per_phase=150",
+                  "data.chunk=50", "model.eval_every=50"])
+    metrics = logged_metrics(out)
+    for key in ("forgetting/F", "forgetting/fragmentations", "forgetting/recalls"):
+        assert any(name == key for name, _ in metrics), key
+    assert all(len(values) == 1 for values in metrics.values())  # logged once, not once per rank

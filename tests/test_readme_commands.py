@@ -44,7 +44,16 @@ SMALLEST = {
     # two episodes, so that trainer=ddp_cpu has one per process
     "farmap": ["data.map_ids=[150,151]", "data.seeds=[0]", "data.num_steps=50"],
     "farmap_paper": ["data.map_ids=[0,1]", "data.seeds=[0]", "data.num_steps=50"],
+    "far_curiosity_forgetting": ["data.steps_per_phase=60", "data.chunk=30", "model.eval_every=30"],
+    "map_induction": ["data.worlds=[repeated_2x2]", "data.seeds=[0]", "model.tree_queries=30", "model.max_depth=8"],
+    "map_induction_paper": ["data.worlds=[repeated_3x3]", "data.seeds=[0]", "model.tree_queries=30",
+                            "model.max_depth=8", "model.max_steps=100"],
+    "far_curiosity": ["data.iterations=2", "data.num_envs=2", "model.num_steps=32", "model.obs_norm_init_steps=0"],
+    "far_curiosity_atari": ["data.iterations=1", "data.num_envs=2", "model.num_steps=16", "model.num_minibatches=2",
+                            "model.obs_norm_init_steps=32", "model.lstm_hidden=64"],
 }
+# experiments whose default trainer is a GPU one (runnable here only with trainer.accelerator=cpu)
+GPU_EXPERIMENTS = {"far_curiosity_atari"}
 COMMON_SMALL = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
 
@@ -76,8 +85,10 @@ def hydra_command(command: str) -> tuple[str, list[str]] | None:
 def is_cpu_runnable(command: str, overrides: list[str]) -> bool:
     """False for what needs GPUs or a cluster: GPU trainers, `_paper` experiments (GPU by default),
     torchrun / srun launches and the SLURM launcher."""
+    gpu_default = experiment_of(overrides) in GPU_EXPERIMENTS and "trainer.accelerator=cpu" not in overrides
     return (not any(o in GPU_TRAINERS for o in overrides) and "hydra/launcher=slurm" not in overrides
-            and not command.startswith(("torchrun", "srun")) and not experiment_of(overrides).endswith("_paper"))
+            and not command.startswith(("torchrun", "srun")) and not experiment_of(overrides).endswith("_paper")
+            and not gpu_default)
 
 
 def experiment_of(overrides: list[str]) -> str:

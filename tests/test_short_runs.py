@@ -22,6 +22,11 @@ QUIET = ["logger=none", "trainer.enable_progress_bar=false", "trainer.enable_mod
          "callbacks.rich_progress_bar=null", "test=false"]
 # experiments whose fast settings keep a step-based schedule (the interval is far above 3 steps)
 STEP_BASED = ["diffusion_bumps", "diffusion_bumps_imbalanced", "align_wide", "align_add", "ibc_tasks", "dsa_flipflop"]
+# one pass, no validation loop: a short run still ends with its metrics and a last checkpoint
+NO_VALIDATION = {
+    "far_curiosity": ["data.iterations=3", "data.num_envs=2", "model.num_steps=300", "model.obs_norm_init_steps=0"],
+    "far_curiosity_forgetting": ["data.steps_per_phase=60", "data.chunk=30", "model.eval_every=30"],
+}
 SHORT = {
     "diffusion_bumps": ["model.sampling_steps=2"],
     "diffusion_bumps_imbalanced": ["model.sampling_steps=2"],
@@ -32,9 +37,11 @@ SHORT = {
 
 
 def test_the_short_run_list_covers_every_trained_experiment():
-    untrained = {"dsa_attractors", "farmap"}  # `train: false`: their test step runs a study, nothing is fitted
+    untrained = {"dsa_attractors", "farmap", "map_induction"}  # `train: false`: their test step runs a study, nothing is fitted
     trained = {e for e in available_experiments() if not e.endswith("_paper")} - untrained - {"expander_hopfield"}
-    assert trained == set(STEP_BASED)  # expander_hopfield is epoch-bounded (below)
+    # expander_hopfield is epoch-bounded (below); the FARCuriosity runs have no validation loop (one pass over
+    # a walk or over PPO iterations, below); the Atari one needs a GPU (tests/test_far_curiosity_ppo.py)
+    assert trained == set(STEP_BASED) | set(NO_VALIDATION) | {"far_curiosity_atari"}
 
 
 @pytest.mark.parametrize("experiment", STEP_BASED)
@@ -51,6 +58,17 @@ def test_a_run_shorter_than_one_interval_validates_its_last_step(make_cfg, tmp_p
     assert "last.ckpt" in checkpoints, checkpoints
     last = torch.load(tmp_path / "output" / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["global_step"] == 3
+
+
+@pytest.mark.parametrize("experiment", sorted(NO_VALIDATION))
+def test_a_short_run_without_validation_logs_its_metric(make_cfg, tmp_path, experiment):
+    cfg = make_cfg([f"experiment={experiment}", *QUIET, *NO_VALIDATION[experiment]])
+    metrics, _ = train(cfg)
+    value = optimized_metric(cfg, metrics, required=True)  # what a sweeper would get
+    assert value is not None and value == value
+    if experiment == "far_curiosity":  # PPO keeps its state for a resume (ckpt_path=last)
+        last = torch.load(tmp_path / "output" / "checkpoints" / "last.ckpt", weights_only=True)
+        assert last["ppo_state"]["iteration"] == 3 and "far_curiosity" in last
 
 
 def test_a_step_the_schedule_validates_is_validated_once(make_cfg):

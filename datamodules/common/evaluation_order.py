@@ -32,3 +32,16 @@ def evaluation_loader(dataset: Dataset, batch_size: int | None, trainer=None, *,
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
                       pin_memory=pin_memory, persistent_workers=num_workers > 0, generator=generator,
                       collate_fn=collate_fn)
+
+
+class EpisodeSet(Dataset):
+    """A list of episode records (dicts), one item per episode (FARMap, Map Induction)."""
+
+    def __init__(self, episodes: list[dict]) -> None:
+        self.episodes = episodes
+
+    def __len__(self) -> int:
+        return len(self.episodes)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.episodes[index]

@@ -3,6 +3,6 @@ world itself is `neurobolts.datamodules.gridworld`, shared with FARCuriosity and
 
 from neurobolts.plugins.lazy import lazy_exports
 
-_EXPORTS = {"FarMapEpisodesDataModule": ".datamodule", "EpisodeSet": ".datamodule", "episode_rng": ".datamodule"}
+_EXPORTS = {"FarMapEpisodesDataModule": ".datamodule", "episode_rng": ".datamodule"}
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

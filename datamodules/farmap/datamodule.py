@@ -17,9 +17,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from neurobolts.datamodules.common.evaluation_order import evaluation_loader
+from neurobolts.datamodules.common.evaluation_order import EpisodeSet, evaluation_loader
 from neurobolts.datamodules.gridworld.maps import NUM_REFERENCE_MAPS, load_maps_file, reference_map
 from neurobolts.datamodules.gridworld.world import GridWorld
 from neurobolts.plugins.checks import check_fraction, check_int, check_positive_int, is_integer
@@ -28,19 +28,6 @@ from neurobolts.plugins.checks import check_fraction, check_int, check_positive_
 def episode_rng(map_id: int, seed: int) -> np.random.Generator:
     """The random stream of episode (map_id, seed): colours, start pose and the agents' draws."""
     return np.random.default_rng([int(seed), int(map_id)])
-
-
-class EpisodeSet(Dataset):
-    """Items `{"map_id", "seed", "episode", "classes", "start", "num_steps"}` (numpy), one per episode."""
-
-    def __init__(self, episodes: list[dict]) -> None:
-        self.episodes = episodes
-
-    def __len__(self) -> int:
-        return len(self.episodes)
-
-    def __getitem__(self, index: int) -> dict:
-        return self.episodes[index]
 
 
 def _id_list(name: str, values, expected: str) -> list[int]:

@@ -1,6 +1,7 @@
 """The grid world shared by FARMap, FARCuriosity and Map Induction (docs/papers/farmap.md sections
 2.1, 3, 4, 7): the packaged reference maps, a procedural map generator, wall colouring, headings and
-moves, egocentric views with occlusion and a cone field of view, and fast shortest paths. NumPy and
+moves, egocentric views with occlusion and a cone field of view, fast shortest paths, and room
+lattices with heterogeneous floors (rooms.py; docs/papers/far_curiosity.md section 6A). NumPy and
 SciPy only: importing it loads neither torch nor Lightning."""
 
 from neurobolts.plugins.lazy import lazy_exports
@@ -16,6 +17,8 @@ _EXPORTS = {
     "GridWorld": ".world", "UNKNOWN": ".world",
     "bfs_distances": ".shortest_path", "distances_to": ".shortest_path",
     "multi_source_distances": ".shortest_path", "plan_path": ".shortest_path",
+    "RoomTexture": ".rooms", "RoomsLayout": ".rooms", "floor_image": ".rooms", "room_textures": ".rooms",
+    "rooms_layout": ".rooms",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

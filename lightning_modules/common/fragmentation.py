@@ -1,5 +1,5 @@
 """Surprisal-driven fragmentation: decide when a stream of surprisal scores jumps relative to the
-scores seen since the last fragmentation (docs/papers/farmap.md section 2.3; farcuriosity.md 2.2 and
+scores seen since the last fragmentation (docs/papers/farmap.md section 2.3; far_curiosity.md 2.2 and
 the shared design note). One rule serves both papers because it works on SURPRISAL s:
 
 - FARMap scores a map's confidence c in [0, 1]; feed s = 1 - c. Its `z` rule

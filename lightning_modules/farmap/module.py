@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningModule
 from torch import nn
 from torchmetrics import CatMetric, MeanMetric
 
 from neurobolts.datamodules.gridworld.world import GridWorld
+from neurobolts.lightning_modules.common.episode_study import EpisodeStudy
 from neurobolts.lightning_modules.common.fragmentation import MODES as FRAGMENTATION_MODES
 from neurobolts.lightning_modules.common.fragmentation import SurprisalFragmenter
 from neurobolts.lightning_modules.farmap.agent import AGENTS, run_episode
@@ -47,7 +47,7 @@ RECORD_KEYS = ("episode", "map_id", "seed", *SUMMARY_KEYS)
 CURVE_KEYS = ("seen_ratio", "memory_ratio")
 
 
-class FarMapStudy(LightningModule):
+class FarMapStudy(EpisodeStudy):
     """Runs every agent of `agents` on each episode (no parameters, nothing to train).
 
     Args:
@@ -105,7 +105,7 @@ class FarMapStudy(LightningModule):
         return {agent: run_episode(world, start, steps, agent=agent, seed=self.agent_seed(map_id, seed),
                                    **self.agent_kwargs) for agent in self.agents}
 
-    def _step(self, batch: dict) -> None:
+    def run_episode_batch(self, batch: dict) -> None:
         results = self.run_agents(batch)
         for agent, result in results.items():
             summary = episode_summary(result)
@@ -122,19 +122,7 @@ class FarMapStudy(LightningModule):
             self._figures_done += 1
             self._log_episode_figures(batch, results)
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._step(batch)
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._step(batch)
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch()
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch()
-
-    def _log_epoch(self) -> dict[str, float]:
+    def log_epoch(self) -> dict[str, float]:
         values: dict[str, float] = {}
         for agent in self.agents:  # every compute is a collective: every rank runs all of them
             for key in SUMMARY_KEYS:
