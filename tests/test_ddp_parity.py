@@ -184,3 +184,5 @@ def test_the_forgetting_study_runs_the_same_walk_on_every_rank(tmp_path):
     for key in ("forgetting/F", "forgetting/fragmentations", "forgetting/recalls"):
         assert any(name == key for name, _ in metrics), key
     assert all(len(values) == 1 for values in metrics.values())  # logged once, not once per rank
+    e_a_steps = sorted(step for name, step in metrics if name == "forgetting/e_A")  # against the walk step:
+    assert e_a_steps[:3] == [49, 99, 149] and len(e_a_steps) >= 9, e_a_steps  # every 50 steps and phase ends

@@ -54,6 +54,10 @@ def test_experiment_logs_the_interface_and_figures(make_cfg, tmp_path):
     assert history["summary"]["forgetting/F"] == pytest.approx(metrics["forgetting/F"])
     steps = [h["step"] for h in history["history"]]
     assert steps == sorted(steps) and len(steps) >= 450 // 50
+    import csv  # the e_A curve is logged against the walk step, one value per step
+    rows = [r for r in csv.DictReader(open(next(out.rglob("metrics.csv")))) if r.get("forgetting/e_A")]
+    logged = [int(r["step"]) for r in rows]
+    assert logged == sorted(set(logged)) and logged[-1] >= 400, logged
     assert next(out.rglob("e_A.png")).stat().st_size > 0 and next(out.rglob("reward_maps.png")).stat().st_size > 0
 
 

@@ -24,8 +24,8 @@ each, against the last step): `forgetting/F`, `forgetting/e_A_end_A`, `forgettin
 `forgetting/fragmentation_door_distance` (shortest-path cells from the first fracture to the nearest
 door; nan without a fracture), `forgetting/modules`, and with a return phase `forgetting/reuse_A`:
 the fraction of the return phase's steps in room A that ran with room A's module (FAR + recall
-should re-use it). During the walk: `forgetting/e_A` and `forgetting/surprisal` (mean raw error of
-the chunk). Rank zero logs `forgetting/history.json` and two figures: e_A(t) with the phases and
+should re-use it). During the walk, against the walk step (the logger's step): `forgetting/e_A` and
+`forgetting/surprisal` (mean raw error of the chunk). Rank zero logs `forgetting/history.json` and two figures: e_A(t) with the phases and
 fractures marked (`figures/far_curiosity/e_A.png`), and the error per cell at the end of each phase
 under the module that owns the cell's room (`figures/far_curiosity/reward_maps.png`).
 
@@ -140,13 +140,15 @@ class ForgettingStudy(LightningModule):
             self._last = {"step": step, "phase": phase}
             if (step + 1) % self.hparams.eval_every == 0:
                 self._score(step, phase)
-        self.log("forgetting/surprisal", float(np.mean(surprisals)), on_step=True, on_epoch=False)
+        self._log_at_walk_step({"forgetting/surprisal": float(np.mean(surprisals))}, int(steps[-1]))
 
     def _module_a(self) -> int:
         return self.module_a if self.module_a is not None else int(self.curiosity.current[0])
 
     @torch.no_grad()
     def _score(self, step: int, phase: int, log: bool = True) -> float:
+        if self.history and self.history[-1]["step"] == step:  # a phase ending on a scored step
+            return self.history[-1]["e_A"]
         module = self._module_a()
         ids = torch.full((len(self.room_a_obs),), module, dtype=torch.long)
         e_a = float(self.curiosity.errors(self.room_a_obs, ids).mean())
@@ -154,8 +156,16 @@ class ForgettingStudy(LightningModule):
         self.history.append({"step": step, "phase": phase, "e_A": e_a, "module_A": module, "active": active,
                              "modules": self.curiosity.n_modules})
         if log:
-            self.log("forgetting/e_A", e_a, on_step=True, on_epoch=False)
+            self._log_at_walk_step({"forgetting/e_A": e_a}, step)
         return e_a
+
+    def _log_at_walk_step(self, values: dict[str, float], step: int) -> None:
+        """Log against the walk step. (`self.log` would put every value at step 0: nothing here steps a
+        Lightning optimiser, so Lightning's logging step never advances.) Rank zero only: every rank
+        walks the same walk."""
+        if self.trainer.is_global_zero:
+            for logger in self.loggers:
+                logger.log_metrics(values, step=step)
 
     @torch.no_grad()
     def _cell_errors(self) -> np.ndarray:
