@@ -331,6 +331,8 @@ def test_intrinsic_reward_normalisation():
     normaliser = IntrinsicRewardNormaliser(num_envs=3)
     for (raw, dones), want in zip(batches, expected, strict=True):
         got = normaliser(torch.tensor(raw), torch.tensor(dones))
+        # float64 on both sides (48 samples: forward filter, running variance, one sqrt and a division);
+        # rounding of that chain is ~1e-15 relative whatever the CPU: 1e-10 leaves a 1e5 margin
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-10)
         assert (got[torch.tensor(dones)] == 0).all()
     # the same through FARCuriosity (float32 errors)
@@ -347,6 +349,8 @@ def test_running_mean_std_matches_gymnasium():
         x = rng.normal(2.0, 3.0, (n, 3))
         ours.update(torch.tensor(x))
         theirs.update(x)
+    # the same parallel-moments update in float64, three batches: only the operation order differs
+    # (torch vs numpy), ~1e-16 relative per update; 1e-12 is a 1e3+ margin on any IEEE-754 CPU
     np.testing.assert_allclose(ours.mean.numpy(), theirs.mean, rtol=1e-12)
     np.testing.assert_allclose(ours.var.numpy(), theirs.var, rtol=1e-12)
     assert math.isclose(float(ours.count), theirs.count)

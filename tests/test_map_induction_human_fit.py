@@ -295,6 +295,7 @@ def test_one_finite_log_probability_per_transition(world, read_back, agent):
         assert math.isfinite(record.log_probability) and record.log_probability <= 0.0
         assert 0.0 < record.probability <= 1.0 and record.log_probability == math.log(record.probability)
         assert sorted(record.probabilities) == [r for r in range(n_rooms) if r != record.from_room]
+        # (n + eps) / (N + eps K) over K <= 8 candidate rooms in float64: the sum is 1 up to K x 2^-53 ~ 1e-15
         assert sum(record.probabilities.values()) <= 1.0 + 1e-12
         assert sum(record.probabilities.values()) == pytest.approx(1.0)
         # departure: the last cell of the room being left

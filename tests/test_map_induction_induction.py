@@ -187,6 +187,9 @@ def test_consistency_oracle_7_2():
         if i != belief.fallback_index:
             assert (m == REWARD).any() and belief.reward_maps[i].any()
             assert (m != known).any()  # every hypothesis adds something to the observation
+    # 1e-9 is oracle 7.2's tolerance. The weights are float64 likelihoods divided by their sum (posterior.py),
+    # at most 82 of them: re-summing gives |sum - 1| <= 82 x 2^-53 ~ 1e-14 on any IEEE-754 CPU (numpy's
+    # single-threaded pairwise sum, no BLAS, no thread-count dependence): a 1e5 margin.
     assert (belief.weights >= 0).all() and abs(belief.weights.sum() - 1.0) <= 1e-9
     # the fallback has likelihood 1 - unobserved fraction, the hypotheses 1 (uniform prior)
     observed = float((known != UNOBSERVED).mean())
