@@ -238,6 +238,11 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> tuple[dict[st
     weights_only = cfg.get("ckpt_weights_only", True)
     try:
         log_run_config(trainer, cfg, resumed=bool(cfg.get("ckpt_path")))
+        run_stages = getattr(model, "run_stages", None)
+        if callable(run_stages):  # a staged experiment (plugins/stages.py): its earlier stages first
+            from neurobolts.plugins.stages import StageRunner
+
+            run_stages(StageRunner(cfg, objects["loggers"]), datamodule)
         if cfg.get("train", True):
             log.info("Starting training")
             if cfg.get("seed") is not None:

@@ -21,6 +21,7 @@ PAPERS: dict[str, str | Callable[[Settings], PaperResult]] = {
     "farmap": "neurobolts.reproduce.farmap",
     "far_curiosity": "neurobolts.reproduce.far_curiosity",
     "map_induction": "neurobolts.reproduce.map_induction",
+    "ggs": "neurobolts.reproduce.ggs",
 }
 
 

@@ -50,3 +50,25 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def gfp_ground_truth_stand_in(tmp_path_factory) -> Path:
+    """A generated stand-in for the GFP ground truth (not shipped): 1,200 point mutants of the GFP medium
+    training sequences (237 aa) with random scores, `sequence,score` like the real file."""
+    import numpy as np
+
+    from neurobolts.datamodules.ggs.sequences import ALPHABET
+    from neurobolts.datamodules.ggs.tasks import read_fitness_csv
+
+    base = read_fitness_csv(SHARED_DATA / "ggs" / "GFP" / "mutations_6" / "percentile_0.2_0.4" / "base_seqs.csv")
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(1200):
+        sequence = list(base.sequences[i % len(base)])
+        position = int(rng.integers(len(sequence)))
+        sequence[position] = ALPHABET[int(rng.integers(len(ALPHABET)))]
+        rows.append(f"{''.join(sequence)},{rng.uniform(1.3, 4.1):.4f}")
+    path = tmp_path_factory.mktemp("gfp") / "ground_truth.csv"
+    path.write_text("sequence,score\n" + "\n".join(rows) + "\n")
+    return path

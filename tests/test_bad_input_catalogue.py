@@ -135,7 +135,10 @@ def test_bad_config_value_fails_before_training(make_cfg, experiment, override, 
 EXPERIMENTS = sorted(path.stem for path in (PROJECT_ROOT / "configs" / "experiment").glob("*.yaml"))
 NO_BATCH_SIZE = {"dsa_attractors", "farmap", "farmap_paper",  # one batch of all systems / one episode a batch
                  "far_curiosity_forgetting", "far_curiosity", "far_curiosity_atari",  # a walk in chunks / PPO rollouts
-                 "map_induction", "map_induction_paper"}  # one episode a batch
+                 "map_induction", "map_induction_paper",  # one episode a batch
+                 # one sampling seed a batch (the stages' batch sizes are model.*.batch_size)
+                 *(f"ggs_{t}{v}" for t in ("aav_medium", "aav_hard", "gfp_medium", "gfp_hard", "ehrlich")
+                   for v in ("", "_paper"))}
 
 
 def test_only_the_listed_experiments_have_no_batch_size(make_cfg):

@@ -27,6 +27,14 @@ def test_searchpath_plugin_is_discovered_by_hydra():
     assert "NeuroboltsSearchPathPlugin" in names
 
 
+# GGS: one seed, a 4,000-node graph (more than any task's training set), 2 rounds of 8 parents x 5 proposals
+GGS_SMOKE = ["data.num_seeds=1", "data.holdout_size=50", "model.smoothing.num_nodes=4000", "model.sampler.rounds=2",
+             "model.sampler.clusters=8", "model.sampler.proposals=5", "model.sampler.unsmoothed_proposals=5",
+             "model.top_k=8"]
+# GFP sequences are 237 long: small batches, a 3,000-node graph (the training sets hold 2,828 and 2,426)
+GGS_GFP_SMOKE = ["model.oracle.batch_size=64", "model.predictor.batch_size=64", "model.smoothing.batch_size=64",
+                 "model.smoothing.num_nodes=3000"]
+GGS_EXPERIMENTS = ("ggs_aav_medium", "ggs_aav_hard", "ggs_gfp_medium", "ggs_gfp_hard", "ggs_ehrlich")
 # Extra overrides that shrink an experiment to a seconds-long CPU smoke run (paper-scale variants
 # keep their architecture but run on the CPU in float32 with tiny batches).
 SMOKE_OVERRIDES = {
@@ -51,12 +59,17 @@ SMOKE_OVERRIDES = {
     "map_induction": ["data.worlds=[repeated_2x2]", "data.seeds=[0]", "model.tree_queries=20", "model.max_depth=6"],
     "map_induction_paper": ["data.worlds=[repeated_3x3]", "data.seeds=[0]", "model.tree_queries=20",
                             "model.max_depth=6", "model.max_steps=60"],
+    **{name: GGS_SMOKE + (GGS_GFP_SMOKE if "gfp" in name else []) for name in GGS_EXPERIMENTS},
+    **{f"{name}_paper": [*GGS_SMOKE, *(GGS_GFP_SMOKE if "gfp" in name else []), "trainer.accelerator=cpu",
+                         "model.smoothing.device=cpu"] for name in GGS_EXPERIMENTS},
 }
 
 
 @pytest.mark.parametrize("experiment", available_experiments())
-def test_fast_dev_run_of_every_experiment(make_cfg, experiment):
-    cfg = make_cfg([f"experiment={experiment}", *FAST, *SMOKE_OVERRIDES.get(experiment, [])])
+def test_fast_dev_run_of_every_experiment(make_cfg, experiment, gfp_ground_truth_stand_in):
+    # the GFP ground truth is not shipped: a generated stand-in of the right shape (conftest.py)
+    gfp = [f"data.gfp_ground_truth={gfp_ground_truth_stand_in}"] if experiment.startswith("ggs_gfp") else []
+    cfg = make_cfg([f"experiment={experiment}", *FAST, *SMOKE_OVERRIDES.get(experiment, []), *gfp])
     metrics, objects = train(cfg)
     assert objects["trainer"].state.finished
     if cfg.get("optimized_metric"):

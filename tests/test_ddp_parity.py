@@ -143,7 +143,11 @@ def test_ddp_cpu_parity_of_the_experiment_variants(tmp_path, experiment):
 # The forgetting study is one stream that every rank walks alike; thousands of Adam steps amplify the
 # float rounding of a different thread count (measured: F 0.6700 vs 0.6683 after 450 steps, 2.5e-3
 # relative), so it is checked to run and log under DDP (below, slow), not for 1e-4 parity.
-OWN_DDP_CHECK = {"far_curiosity", "far_curiosity_atari", "far_curiosity_forgetting"}
+# RL: each rank its own environments; GGS: the stages' models train under DDP (float rounding between one
+# process and two changes which mutants the sampler accepts), seeds shared over ranks (tests/test_ggs_pipeline.py)
+OWN_DDP_CHECK = {"far_curiosity", "far_curiosity_atari", "far_curiosity_forgetting",
+                 *(f"ggs_{t}{v}" for t in ("aav_medium", "aav_hard", "gfp_medium", "gfp_hard", "ehrlich")
+                   for v in ("", "_paper"))}
 
 
 def test_every_experiment_has_a_parity_run():

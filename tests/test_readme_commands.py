@@ -27,6 +27,11 @@ from omegaconf import open_dict
 
 README = PROJECT_ROOT / "README.md"
 GPU_TRAINERS = {"trainer=gpu", "trainer=ddp", "trainer=multinode"}
+GGS_SMALLEST = ["data.num_seeds=1", "data.holdout_size=50", "model.oracle.epochs=1", "model.predictor.epochs=1",
+                "trainer.limit_train_batches=2",
+                "model.smoothing.num_nodes=4000", "model.smoothing.epochs=1", "model.sampler.rounds=2",
+                "model.sampler.clusters=8", "model.sampler.proposals=5", "model.sampler.unsmoothed_proposals=5",
+                "model.top_k=8"]
 # appended to a command to make it a seconds-long CPU run (later overrides win over the README's own)
 SMALLEST = {
     "diffusion_bumps": ["trainer.max_steps=3", "model.sampling_steps=2", "callbacks.latent_manifold.k=3"],
@@ -49,6 +54,8 @@ SMALLEST = {
     "map_induction_paper": ["data.worlds=[repeated_3x3]", "data.seeds=[0]", "model.tree_queries=30",
                             "model.max_depth=8", "model.max_steps=100"],
     "far_curiosity": ["data.iterations=2", "data.num_envs=2", "model.num_steps=32", "model.obs_norm_init_steps=0"],
+    "ggs_aav_hard": GGS_SMALLEST,
+    "ggs_ehrlich": GGS_SMALLEST,
     "far_curiosity_atari": ["data.iterations=1", "data.num_envs=2", "model.num_steps=16", "model.num_minibatches=2",
                             "model.obs_norm_init_steps=32", "model.lstm_hidden=64"],
 }
