@@ -61,6 +61,11 @@ def reproduce(settings: Settings) -> PaperResult:
     raw: dict = {}
     runs = {}
     with stopwatch():
+        # the cost claim first, on an empty cache of its own (the runs below share the report's cache)
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="ggs_cache_") as cache:
+            fresh = run_task("ggs_aav_hard", settings, "aav_hard-fresh", [f"paths.cache_dir={cache}"])
         for task in ("aav_medium", "aav_hard"):
             for acceptance in ("textbook", "code"):
                 runs[(task, acceptance)] = run_task(f"ggs_{task}", settings, f"{task}-{acceptance}",
@@ -84,6 +89,7 @@ def reproduce(settings: Settings) -> PaperResult:
     raw["runs"] = {f"{t}/{a}": r for (t, a), r in runs.items()}
     raw["node_sweep"] = {f"{n}/{a}": r for (n, a), r in sweep.items()}
     raw["tau1"] = tau1
+    raw["fresh"] = fresh
     raw["fitted_predictor"] = fitted
     raw["ehrlich"] = ehrlich
     figures = {}
@@ -159,10 +165,8 @@ def reproduce(settings: Settings) -> PaperResult:
                         m.get("ggs/ggs/median_fitness", -1) > max(m.get("ggs/gwg/median_fitness", 1),
                                                                   m.get("ggs/random/median_fitness", 1)),
                         seeds_text, run["wall_s"], figures["ehrlich"] if acceptance == "textbook" else []))
-    fresh = runs[("aav_medium", "textbook")]  # the first run trains the oracle: the fresh-cache cost
-    hard_run = runs[("aav_hard", "textbook")]
-    rows.append(Row(PAPER, "experiment=ggs_aav_hard finishes within 15 minutes on 2 CPU cores",
-                    "issue 19", f"{hard_run['wall_s']:.0f} s with the oracle cached by the medium run; the medium run "
-                                f"that trained it: {fresh['wall_s']:.0f} s", hard_run["wall_s"] < BUDGET_S,
-                    "one run", hard_run["wall_s"]))
+    rows.append(Row(PAPER, "experiment=ggs_aav_hard finishes within 15 minutes on 2 CPU cores (every stage computed, "
+                           "the oracle included)",
+                    "issue 19", f"{fresh['wall_s']:.0f} s (a cache of its own: nothing reused)", fresh["wall_s"] < BUDGET_S,
+                    "one run", fresh["wall_s"]))
     return PaperResult(rows, raw)
