@@ -6,10 +6,30 @@ any directory and from an installed wheel.
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
 import hydra
 from omegaconf import DictConfig
 
+from neurobolts.plugins.instantiate import ConfigError
+
 CONFIG_PATH = "pkg://neurobolts.configs"
+
+
+def _one_line_config_errors(run: Callable[[], Any]) -> Any:
+    """Run `run()`; a bad config value (ConfigError) prints its one line, naming the field, the value and
+    what is allowed, and exits with status 1, instead of Hydra's chained tracebacks. HYDRA_FULL_ERROR=1
+    keeps the full trace, as Hydra users expect."""
+    try:
+        return run()
+    except ConfigError as exc:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"ConfigError: {exc}\n(set HYDRA_FULL_ERROR=1 for the full trace)", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
@@ -19,7 +39,7 @@ def train_main(cfg: DictConfig) -> float | None:
 
     from neurobolts.plugins.pipeline import optimized_metric, train
 
-    metrics, _ = train(cfg)
+    metrics, _ = _one_line_config_errors(lambda: train(cfg))
     in_sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     return optimized_metric(cfg, metrics, required=in_sweep)
 
@@ -28,4 +48,4 @@ def train_main(cfg: DictConfig) -> float | None:
 def eval_main(cfg: DictConfig) -> None:
     from neurobolts.plugins.pipeline import evaluate
 
-    evaluate(cfg)
+    _one_line_config_errors(lambda: evaluate(cfg))

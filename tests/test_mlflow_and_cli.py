@@ -34,6 +34,25 @@ def test_train_py_unknown_experiment_prints_the_choices(tmp_path):
     assert "Could not find 'experiment/nope'" in proc.stderr and "diffusion_bumps_imbalanced" in proc.stderr
 
 
+@pytest.mark.parametrize("full_error", [False, True])
+def test_a_bad_config_value_prints_one_line_unless_hydra_full_error(tmp_path, full_error):
+    """Issue 20 item 3: the ConfigError line (field, value, what is allowed) without the chained tracebacks
+    in front of it; HYDRA_FULL_ERROR=1 gives the full trace."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "HYDRA_FULL_ERROR")}
+    if full_error:
+        env["HYDRA_FULL_ERROR"] = "1"
+    proc = subprocess.run(
+        [sys.executable, "train.py", "experiment=diffusion_bumps", "logger=none", "data.sigma=-1",
+         f"paths.root_dir={tmp_path}"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1
+    line = "ConfigError: invalid config `data` (neurobolts.datamodules.diffusion_bumps.datamodule.DiffusionBumpsDataModule): " \
+           "ValueError: sigma must be a finite number > 0, got -1"
+    assert line in proc.stderr, proc.stderr[-3000:]
+    assert ("Traceback" in proc.stderr) is full_error, proc.stderr[-3000:]
+
+
 def test_mlflow_run_holds_params_metrics_figures_and_checkpoint(make_cfg, tmp_path):
     from mlflow.tracking import MlflowClient
 
