@@ -411,7 +411,7 @@ CALLBACK_CASES = [
                  r"equal to input_size",
                  id="dsa-callback-probe-wrong-feature-count"),
     pytest.param(lambda: _ds(layer="conv").record_states(TinyConvNet(), torch.rand(2, 1, 4, 4)), ValueError,
-                 r"hidden states must be a \(batch, time, units\) or \(time, units\) tensor, got \(2, 2, 4, 4\)",
+                 r"layer 'conv' returned a tensor of shape \(2, 2, 4, 4\), not a time series \(batch, time, units\)",
                  id="dsa-callback-layer-output-4d"),
     pytest.param(lambda: _ds(layer="rnn", rank=2, rank_explained_variance=0.9), ValueError,
                  r"give at most one of rank, rank_thresh, rank_explained_variance",

@@ -119,6 +119,34 @@ def test_bad_arguments_raise(tmp_path):
         trainer(tmp_path, 1, [make_callback(layer="lstm")]).fit(TinyRNN(), loader())
 
 
+class TinyMLP(LightningModule):
+    """A feed-forward model: its layers' outputs are (batch, units), no time series."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(2, 12)
+        self.readout = nn.Linear(12, 2)
+
+    def forward(self, x):
+        return self.readout(torch.tanh(self.hidden(x)))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return nn.functional.mse_loss(self(x), y)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+
+def test_a_layer_whose_output_is_not_a_time_series_is_refused(tmp_path):
+    """Issue 20 item 3: on a feed-forward layer DSA used to run and log a meaningless score."""
+    x = torch.randn(32, 2, generator=torch.Generator().manual_seed(0))
+    data = DataLoader(TensorDataset(x, x * 0.5), batch_size=16)
+    callback = DynamicalSimilarity(layer="hidden", probe=x[:6], n_delays=2, rank=4)
+    with pytest.raises(ValueError, match=r"layer 'hidden' returned a tensor of shape \(6, 12\), not a time series"):
+        trainer(tmp_path, 1, [callback]).fit(TinyMLP(), data)
+
+
 def test_classical_mds_recovers_planar_points():
     points = np.random.default_rng(0).standard_normal((7, 2))
     distances = np.linalg.norm(points[:, None] - points[None], axis=-1)

@@ -126,7 +126,14 @@ class DynamicalSimilarity(Callback):
             states = capture(module, inputs, fn=self.state_fn)
         else:
             states = capture(module, inputs, layer=self.layer)
-            if not self.batch_first and isinstance(states, torch.Tensor) and states.ndim == 3:
+            if isinstance(states, torch.Tensor) and states.ndim != 3:
+                # a feed-forward layer's (batch, units) output is no time series: DSA of it is meaningless
+                raise ValueError(
+                    f"DynamicalSimilarity: layer {self.layer!r} returned a tensor of shape {tuple(states.shape)}, "
+                    f"not a time series (batch, time, units): attach it to a recurrent layer (nn.RNN / GRU / LSTM, "
+                    f"or a module returning (batch, time, units)) fed a probe of shape (trials, time, inputs), "
+                    f"or pass state_fn=... returning (batch, time, units) or (time, units)")
+            if not self.batch_first and isinstance(states, torch.Tensor):
                 states = states.transpose(0, 1)
         if not isinstance(states, torch.Tensor) or states.ndim not in (2, 3):
             shape = tuple(states.shape) if isinstance(states, torch.Tensor) else type(states).__name__
