@@ -23,6 +23,13 @@ def test_train_py_fast_dev_run_subprocess(tmp_path):
     runs = list((tmp_path / "logs" / "debug" / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / ".hydra" / "config.yaml").exists()
     assert "test/frac_C" in proc.stdout
+    # what configs/debug/fdr.yaml says: the loggers are muted (no MLflow run), last.ckpt is written
+    assert (runs[0] / "checkpoints" / "last.ckpt").exists()
+    if (tmp_path / "mlflow.db").exists():
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "mlflow.db") as db:
+            assert db.execute("select count(*) from runs").fetchone()[0] == 0
 
 
 def test_train_py_unknown_experiment_prints_the_choices(tmp_path):
