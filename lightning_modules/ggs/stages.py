@@ -42,7 +42,7 @@ class TrainedStages:
 
 def _task_identity(task: GGSTask) -> dict[str, Any]:
     """What makes two tasks' training sets the same (for cache keys)."""
-    digest = encode(task.train.sequences).numpy().tobytes()
+    digest = task.train_tokens.numpy().tobytes()
     return {"task": task.name, "n": len(task.train), "sequences": hashlib.sha1(digest).hexdigest(),
             "scores": hashlib.sha1(np.asarray(task.train.scores, dtype=np.float64).tobytes()).hexdigest()}
 

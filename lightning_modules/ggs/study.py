@@ -97,7 +97,6 @@ class GGSStudy(EpisodeStudy):
         self.stages = None
         self.runner = None
         self.task = None
-        self.sample_files: list[Path] = []
 
     # --- stages before the test ----------------------------------------------------------------------
     def run_stages(self, runner, datamodule) -> None:
@@ -174,11 +173,9 @@ class GGSStudy(EpisodeStudy):
             low, high = self.task.fitness_range
             for sequence, score in zip(selected, scores, strict=False):
                 handle.write(f"{sequence},{score:.6f},{(score - low) / (high - low):.6f}\n")
-        self.sample_files += [pairs, top]
 
     def on_test_start(self) -> None:
         self._require_stages()
-        self.sample_files = []
 
     # --- summary -------------------------------------------------------------------------------------
     def log_epoch(self) -> dict[str, float]:
@@ -214,10 +211,9 @@ class GGSStudy(EpisodeStudy):
             metrics = {f"{method}/{key}": float(row[COLUMNS.index(key)]) for key in SUMMARY
                        if math.isfinite(row[COLUMNS.index(key)])}
             runner.log("sampling", metrics=metrics, step=int(row[0]))
-        existing = [p for p in self.sample_files if p.exists()]
-        folder = Path(self.trainer.default_root_dir) / "ggs_samples"
-        existing += [p for p in sorted(folder.glob("*.csv")) if p not in existing]  # other ranks' files
-        runner.log("sampling", artifacts=existing, artifact_dir="samples")
+        # every rank wrote its seeds' files into the run directory (_write_samples)
+        files = sorted((Path(self.trainer.default_root_dir) / "ggs_samples").glob("*.csv"))
+        runner.log("sampling", artifacts=files, artifact_dir="samples")
         runner.finish("sampling")
 
     def _log_figure(self, rows: np.ndarray) -> None:
