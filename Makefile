@@ -12,7 +12,7 @@ STAMP := $(VENV)/.neurobolts-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install train test test-slow reproduce lint bench clean
+.PHONY: install train test test-slow reproduce lint bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/diffusion_bumps.py $(ARGS)
+
+# the documentation site (mkdocs.yml) into site/, warnings as errors (tests/test_docs.py builds it too);
+# NO_MKDOCS_2_WARNING silences Material's banner about MkDocs 2.0
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) logs mlflow.db mlartifacts .pytest_cache

@@ -20,6 +20,9 @@ resumed run logs those of them MLflow does not hold (`recommit`).
 
 Trade-off: the MLflow UI shows a running job's metrics up to its last checkpoint. Pass
 `commit_on_checkpoint=False` for live metrics (at the price of doubled steps after a crash).
+
+The experiment a run logs to is tagged for MLflow's model-training view when the run starts
+(`mark_model_training` in plugins/mlflow_tracking.py; a kind already set is kept).
 """
 
 from __future__ import annotations
@@ -44,6 +47,18 @@ class CheckpointSyncedMLFlowLogger(MLFlowLogger):
         self.commit_on_checkpoint = bool(commit_on_checkpoint)
         self.commit_on = commit_on
         self._pending = []
+
+    @property
+    def experiment(self):
+        """The MlflowClient (Lightning's property); the first use, which creates or finds the run, also
+        tags its experiment for MLflow's model-training view (global rank zero only)."""
+        from neurobolts.plugins.mlflow_tracking import mark_model_training
+
+        first_use = not self._initialized
+        client = super().experiment
+        if first_use and self._initialized:
+            mark_model_training(client, self._experiment_id)
+        return client
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:

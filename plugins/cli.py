@@ -1,4 +1,5 @@
-"""Hydra entry points (`train.py`, `eval.py`, and the `neurobolts-train` / `neurobolts-eval` scripts).
+"""Hydra entry points (`train.py`, `eval.py`, `predict.py`, and the `neurobolts-train` / `neurobolts-eval` /
+`neurobolts-predict` scripts).
 
 Configs come from the installed package (`pkg://neurobolts.configs`), so the entry points work from
 any directory and from an installed wheel.
@@ -17,6 +18,22 @@ from omegaconf import DictConfig
 from neurobolts.plugins.instantiate import ConfigError
 
 CONFIG_PATH = "pkg://neurobolts.configs"
+
+
+def _register_search_path_plugin() -> None:
+    """Register neurobolts' SearchPathPlugin (third-party config trees, docs/guides/third_party.md) with
+    Hydra explicitly. Hydra finds plugins by listing the `hydra_plugins` folders on sys.path, which
+    misses the module under an editable install (`make`, `pip install -e .`) when the command runs
+    outside the checkout; registering the class Hydra's own scan produced (if any) adds it only once."""
+    from hydra.core.plugins import Plugins
+
+    plugins = Plugins.instance()  # scans hydra_plugins first (and may re-execute our module)
+    from hydra_plugins.neurobolts_searchpath import neurobolts_searchpath
+
+    plugins.register(neurobolts_searchpath.NeuroboltsSearchPathPlugin)
+
+
+_register_search_path_plugin()
 
 
 def _one_line_config_errors(run: Callable[[], Any]) -> Any:
@@ -49,3 +66,10 @@ def eval_main(cfg: DictConfig) -> None:
     from neurobolts.plugins.pipeline import evaluate
 
     _one_line_config_errors(lambda: evaluate(cfg))
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="predict")
+def predict_main(cfg: DictConfig) -> None:
+    from neurobolts.plugins.pipeline import predict
+
+    _one_line_config_errors(lambda: predict(cfg))

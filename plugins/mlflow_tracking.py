@@ -17,6 +17,42 @@ log = logging.getLogger(__name__)
 
 LOCAL_SCHEMES = ("sqlite", "file", "")
 
+# MLflow 3's UI shows an experiment either as model training (runs, metric charts) or as GenAI
+# development (traces, evaluations). Its UI reads the kind from this experiment tag (values
+# "custom_model_development" and "genai_development"; "..._inferred" ones are its own guesses), so the
+# project tags every experiment it logs to. MLflow 3.17's UI has, besides, a GenAI / Model training
+# switch in its sidebar (kept in the browser; `?workflowType=machine_learning` in a URL selects model
+# training) which decides the view there: see docs/guides/mlflow.md.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
+
+# The longest metric name the project logs. MLflow's experiment chart view titles each chart card with
+# the whole metric name and cuts it with an ellipsis where it is wider than the card. Measured in
+# MLflow 3.17.2's UI (headless Chromium, 1920 x 4000 window, three cards a row, assistant panel
+# closed): a title box of 327 px and ~7 px a character of its 13 px semibold font; a 40-character name
+# took 280 px, a 45-character one 288 px, a 55-character one 365 px (cut). (The run page's charts are
+# titled with the part after the last "/" only.) tests/conftest.py fails a test that logs a longer name.
+MAX_METRIC_NAME = 40
+
+
+def too_long_metric_names(names) -> list[str]:
+    """The names longer than `MAX_METRIC_NAME` characters, sorted."""
+    return sorted({str(name) for name in names if len(str(name)) > MAX_METRIC_NAME})
+
+
+def mark_model_training(client, experiment_id: str) -> None:
+    """Tag an experiment `mlflow.experimentKind=custom_model_development` (MLflow's model-training view)
+    unless it already has a kind, e.g. one a user chose in the UI. Best effort: a store that refuses the
+    tag (no permission to edit the experiment) gets a warning, the run goes on."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if EXPERIMENT_KIND_TAG not in client.get_experiment(experiment_id).tags:
+            client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
+    except MlflowException as exc:
+        log.warning("Could not tag MLflow experiment %s with %s=%s: %s", experiment_id, EXPERIMENT_KIND_TAG,
+                    MODEL_TRAINING_KIND, exc)
+
 
 def _check_server_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail at once, naming the URI, when a tracking server does not answer (no silent fallback)."""
@@ -41,6 +77,7 @@ def mlflow_logger(
     log_model: bool | str = False,
     run_id: str | None = None,
     commit_on_checkpoint: bool = True,
+    parent_run_id: str | None = None,
 ):
     """Build an MLFlowLogger (`CheckpointSyncedMLFlowLogger`).
 
@@ -56,6 +93,9 @@ def mlflow_logger(
             resuming from a checkpoint that recorded its run, see callbacks/reliability/resume_state.py).
         commit_on_checkpoint: write metrics to MLflow when a checkpoint is saved (and at the end),
             so that a crashed-and-resumed run neither loses nor doubles a step; false: live metrics.
+        parent_run_id: nest a new run under this run (tag `mlflow.parentRunId`, unless `tags` sets one);
+            the config reads it from `NEUROBOLTS_MLFLOW_PARENT_RUN_ID`, which a multirun's parent run
+            exports (plugins/multirun_parent.py). Ignored when `run_id` continues an existing run.
     """
     from neurobolts.plugins.checkpoint_synced_mlflow import CheckpointSyncedMLFlowLogger
 
@@ -72,13 +112,16 @@ def mlflow_logger(
             artifact_location = Path(artifact_dir).resolve().as_uri()
     elif scheme in ("http", "https"):
         _check_server_reachable(tracking_uri)
+    tags = {str(k): str(v) for k, v in (tags or {}).items() if v is not None}  # a server (REST) takes strings only
+    if parent_run_id and run_id is None:
+        tags.setdefault("mlflow.parentRunId", str(parent_run_id))
     return CheckpointSyncedMLFlowLogger(
         commit_on_checkpoint=commit_on_checkpoint,
         run_id=run_id,
         experiment_name=experiment_name,
         run_name=run_name,
         tracking_uri=tracking_uri,
-        tags={str(k): str(v) for k, v in tags.items()} if tags else None,  # a server (REST) takes strings only
+        tags=tags or None,
         log_model=log_model,
         artifact_location=artifact_location,
     )

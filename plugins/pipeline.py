@@ -1,11 +1,14 @@
-"""The train and eval pipelines behind `train.py` / `eval.py` (lightning-hydra-template style).
+"""The train, eval and predict pipelines behind `train.py` / `eval.py` / `predict.py`
+(lightning-hydra-template style).
 
 train: seed -> datamodule -> model -> callbacks -> loggers -> Trainer -> log config -> fit -> test
 (the last weights, or the best checkpoint with `test_ckpt=best`) -> metrics. Every object is built
 before training starts, so a bad config value fails at once with a `ConfigError` naming the field.
 A failure marks the MLflow run FAILED; checkpoints already written stay on disk.
 
-Resuming (`ckpt_path=<dir>/checkpoints/last.ckpt`): every run carries a `ResumeState` callback that
+Resuming (`ckpt_path=<dir>/checkpoints/last.ckpt`, `ckpt_path=<run dir>`, or `ckpt_path=latest`: the
+last.ckpt of this task's newest run, see `_latest_run_checkpoint`; the choice is resolved before anything
+is built, and logged): every run carries a `ResumeState` callback that
 stores the RNG states and the MLflow run id in its checkpoints; the resumed run restores the RNGs,
 continues the same MLflow run (its params stay those of the first start; the resumed config is
 logged as `config/resumed_<time>.yaml`) and, with the checkpoint-synced MLflow logger, logs every
@@ -20,7 +23,7 @@ from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
-from neurobolts.plugins.instantiate import ConfigError, instantiate_group, instantiate_node
+from neurobolts.plugins.instantiate import ConfigError, _target_error, instantiate_group, instantiate_node
 from neurobolts.plugins.mlflow_tracking import log_checkpoints, log_run_config
 
 log = logging.getLogger(__name__)
@@ -60,14 +63,59 @@ def _finalize_failed(loggers: list) -> None:
             log.exception("Could not mark logger %s as failed", type(logger).__name__)
 
 
-def _check_checkpoint_file(cfg: DictConfig) -> str | None:
+LATEST_CHECKPOINT = "latest"
+
+
+def _latest_run_checkpoint(cfg: DictConfig):
+    """`ckpt_path=latest`: the checkpoints/last.ckpt written last among the runs of this task
+    (`<paths.log_dir>/<task_name>/runs/*/checkpoints/last.ckpt`, the layout of configs/hydra/default.yaml),
+    leaving out this run's own directory. Multirun jobs (`multiruns/`) are not searched: each job of a
+    sweep has its own checkpoint to resume."""
+    from pathlib import Path
+
+    paths = cfg.get("paths") or {}
+    if not paths.get("log_dir"):
+        raise ConfigError("ckpt_path=latest needs paths.log_dir (the runs are searched under "
+                          "<paths.log_dir>/<task_name>/runs)")
+    runs = Path(paths.log_dir) / str(cfg.get("task_name")) / "runs"
+    own = Path(paths.output_dir).resolve() if paths.get("output_dir") else None
+    found = [p for p in runs.glob("*/checkpoints/last.ckpt") if p.is_file() and p.parent.parent.resolve() != own]
+    if not found:
+        raise ConfigError(f"ckpt_path=latest found no checkpoint: searched {runs}/*/checkpoints/last.ckpt (the "
+                          f"runs of task_name={cfg.get('task_name')!r}, this run's own directory left out); give "
+                          f"a run directory or a checkpoint file instead")
+    return max(found, key=lambda p: (p.stat().st_mtime_ns, str(p)))
+
+
+def _check_checkpoint_file(cfg: DictConfig, latest: bool = False) -> str | None:
+    """The checkpoint file of `ckpt_path`, resolved and written back into the config: a file as given;
+    a run directory -> its checkpoints/last.ckpt; `latest` (only where `latest` is true: resuming a
+    training) -> the newest run's last.ckpt (`_latest_run_checkpoint`). The choice is logged."""
     from pathlib import Path
 
     ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path and not Path(ckpt_path).is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path!r} does not exist (expected a checkpoint file, "
-                          f"e.g. <output dir>/checkpoints/last.ckpt)")
-    return ckpt_path or None
+    if not ckpt_path:
+        return None
+    chosen = None
+    if ckpt_path == LATEST_CHECKPOINT:
+        if not latest:
+            raise ConfigError("ckpt_path=latest resumes a training (train.py: the newest run of its task); "
+                              "here give a checkpoint file or a run directory")
+        chosen = _latest_run_checkpoint(cfg)
+    elif Path(ckpt_path).is_dir():
+        candidates = [Path(ckpt_path) / "checkpoints" / "last.ckpt", Path(ckpt_path) / "last.ckpt"]
+        chosen = next((c for c in candidates if c.is_file()), None)
+        if chosen is None:
+            raise ConfigError(f"ckpt_path={ckpt_path!r} is a directory without a checkpoint: searched "
+                              f"{candidates[0]} and {candidates[1]} (expected a run directory or a checkpoint file)")
+    elif not Path(ckpt_path).is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path!r} does not exist (expected a checkpoint file, e.g. "
+                          f"<output dir>/checkpoints/last.ckpt, a run directory, or `latest` in train.py)")
+    if chosen is not None:
+        log.info("ckpt_path=%s: using the checkpoint %s", ckpt_path, chosen)
+        with open_dict(cfg):
+            cfg.ckpt_path = str(chosen)
+    return str(cfg.ckpt_path)
 
 
 def _mlflow_node(cfg: DictConfig):
@@ -78,7 +126,7 @@ def _check_resume(cfg: DictConfig) -> None:
     """Fail early on a missing checkpoint; point the MLflow logger at the run the checkpoint recorded."""
     from neurobolts.callbacks.reliability.resume_state import checkpoint_run_id
 
-    ckpt_path = _check_checkpoint_file(cfg)
+    ckpt_path = _check_checkpoint_file(cfg, latest=True)
     if not ckpt_path:
         return
     mlflow_node = _mlflow_node(cfg)
@@ -96,11 +144,14 @@ def _check_resume(cfg: DictConfig) -> None:
                 cfg.logger.mlflow.tags = {**(mlflow_node.get("tags") or {}), "neurobolts.resumed_from_run": run_id}
 
 
-def _link_evaluation_run(cfg: DictConfig) -> None:
+def _link_evaluation_run(cfg: DictConfig, kind: str = "evaluation", prefix: str = "eval",
+                         run_tag: str = "neurobolts.evaluates_run") -> None:
     """An evaluation is its own MLflow run (never the training run: its params would clash), named
     `eval-<checkpoint>-<time>`, tagged with the checkpoint and, when the checkpoint recorded a training
     run that this tracking store holds, nested under it (`mlflow.parentRunId`), so `mlflow ui` shows it
-    below the run that trained the weights."""
+    below the run that trained the weights. A prediction run is linked the same way (`kind`
+    "prediction", name `predict-<checkpoint>-<time>`, tag `neurobolts.predicts_with_run`); without a
+    checkpoint (a model that needs none) it is a run of its own named `predict-<time>`."""
     from pathlib import Path
 
     from neurobolts.callbacks.reliability.resume_state import checkpoint_run_id
@@ -109,18 +160,21 @@ def _link_evaluation_run(cfg: DictConfig) -> None:
     mlflow_node = _mlflow_node(cfg)
     if mlflow_node is None:
         return
-    tags = {"neurobolts.checkpoint": str(Path(ckpt_path).resolve()), "neurobolts.kind": "evaluation"}
-    training_run = checkpoint_run_id(ckpt_path)
-    if training_run is not None:
-        tags["neurobolts.evaluates_run"] = training_run
-        if _run_exists(mlflow_node.get("tracking_uri"), training_run):
-            tags["mlflow.parentRunId"] = training_run
-        else:
-            log.info("The checkpoint's training run %s is not in this tracking store: the evaluation run "
-                     "is not nested", training_run)
+    tags = {"neurobolts.kind": kind}
+    if ckpt_path:
+        tags["neurobolts.checkpoint"] = str(Path(ckpt_path).resolve())
+        training_run = checkpoint_run_id(ckpt_path)
+        if training_run is not None:
+            tags[run_tag] = training_run
+            if _run_exists(mlflow_node.get("tracking_uri"), training_run):
+                tags["mlflow.parentRunId"] = training_run
+            else:
+                log.info("The checkpoint's training run %s is not in this tracking store: the %s run "
+                         "is not nested", training_run, kind)
+    name = f"{prefix}-{Path(ckpt_path).stem}" if ckpt_path else prefix
     with open_dict(cfg):
         cfg.logger.mlflow.run_id = None
-        cfg.logger.mlflow.run_name = f"eval-{Path(ckpt_path).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+        cfg.logger.mlflow.run_name = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         cfg.logger.mlflow.tags = {**(cfg.logger.mlflow.get("tags") or {}), **tags}
 
 
@@ -214,21 +268,27 @@ TEST_CHECKPOINTS = ("last", "best")
 
 
 def _test_checkpoint(cfg: DictConfig, trainer) -> tuple[str | None, int]:
-    """(checkpoint path or None for the weights in memory, its global step) for `cfg.test_ckpt`:
-    "last" tests the weights at the end of training (what last.ckpt holds), "best" the checkpoint that
-    was best on validation. The choice and the step are logged."""
-    import torch
+    """(checkpoint path or None for the weights in memory, their step) for `cfg.test_ckpt`: "last" tests
+    the weights at the end of training (what last.ckpt holds), "best" the checkpoint that was best on
+    validation. The step (`test/checkpoint_step`) is the one in the checkpoint's file name, the step at
+    which the loggers hold the validation metrics of those weights (`LoggedStepCheckpoint`); weights
+    that no checkpoint holds report the trainer's global step. The choice and the step are logged."""
+    from neurobolts.callbacks.reliability.logged_step_checkpoint import (
+        checkpoint_logged_step,
+        weights_logged_step,
+    )
 
     choice = cfg.get("test_ckpt", "last")
     if choice == "best":
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback is not None else ""
         if best:
-            step = int(torch.load(best, map_location="cpu", weights_only=True)["global_step"])
+            step = checkpoint_logged_step(best)
             log.info("Testing the best checkpoint %s (step %d; test_ckpt=best)", best, step)
             return best, step
         log.warning("test_ckpt=best but no best checkpoint was written: testing the last weights.")
-    log.info("Testing the last weights (step %d; test_ckpt=%s)", trainer.global_step, choice)
-    return None, int(trainer.global_step)
+    step = weights_logged_step(trainer)
+    log.info("Testing the last weights (step %d; test_ckpt=%s)", step, choice)
+    return None, step
 
 
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> tuple[dict[str, float], dict[str, Any]]:
@@ -282,6 +342,94 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         _finalize_failed(objects["loggers"])
         raise
     return _metrics_as_floats(trainer.callback_metrics), objects
+
+
+def _choice(group: str) -> str | None:
+    """The option of a config group chosen in the running Hydra app (None outside one)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().runtime.choices.get(group) if HydraConfig.initialized() else None
+
+
+def _unsupported_predict(cfg: DictConfig, why: str) -> ConfigError:
+    from neurobolts.plugins.experiments import predict_experiments
+
+    experiment = _choice("experiment")
+    name = f"experiment={experiment}" if experiment else f"model `{cfg.model.get('_target_')}`"
+    return ConfigError(f"{name} does not support predict ({why}); experiments that do: "
+                       f"{', '.join(predict_experiments())}")
+
+
+def predict(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, float], dict[str, Any]]:
+    """Apply a trained checkpoint (`ckpt_path`) to new inputs (`predict.inputs`) and log the outputs.
+
+    The model of the composed config is loaded from the checkpoint; the DataModule of `predict.data`
+    (configs/predict/<model>.yaml) reads the inputs; the model's `predict_step` runs on them
+    (plugins/prediction.py). The outputs (`predictions/predictions.npz`), the model's figures and tables
+    (`log_predictions`) and summary metrics go to an MLflow run of its own, nested under the checkpoint's
+    training run, or without MLflow into the run's folder (plugins/figures.py). Runs in one process.
+
+    Returns (predictions: the joined outputs of `predict_step`, summary metrics, objects).
+    """
+    import warnings
+
+    import lightning as L
+    from omegaconf import OmegaConf
+
+    from neurobolts.plugins.prediction import PredictionWriter, has_predict_step
+
+    for key in ("model", "trainer"):
+        if cfg.get(key) is None:
+            raise ConfigError(f"config `{key}` is missing: choose one with `{key}=<name>` or an experiment")
+    _check_trainer_fields(cfg.trainer)
+    predict_node = cfg.get("predict")
+    if predict_node is None or OmegaConf.is_missing(predict_node, "inputs") or predict_node.get("inputs") is None:
+        raise ConfigError("predict.inputs is not set: give the new inputs as a file (predict.inputs=inputs.csv; "
+                          ".csv, .txt or .npy, one input per row) or a list (predict.inputs=[[3,4],[7.5,2]])")
+    data_node = predict_node.get("data")
+    if data_node is None:
+        model_option = _choice("model") or "<model>"
+        raise _unsupported_predict(cfg, f"no prediction DataModule: there is no configs/predict/{model_option}.yaml")
+    model = instantiate_node(cfg.model, "model")
+    if not has_predict_step(model):
+        raise _unsupported_predict(cfg, f"{type(model).__name__} has no predict_step")
+    ckpt_path = _check_checkpoint_file(cfg)
+    if not ckpt_path and not getattr(model, "predict_without_checkpoint", False):
+        raise ConfigError("ckpt_path must point at a trained checkpoint, e.g. "
+                          "ckpt_path=logs/<experiment>/runs/<run>/checkpoints/last.ckpt")
+    if not ckpt_path:
+        log.info("No ckpt_path: %s is built from the config (it holds nothing learned)", type(model).__name__)
+    try:
+        datamodule = instantiate_node(data_node, "predict.data")  # reads and checks the inputs
+    except ConfigError as exc:  # a bad input names predict.inputs itself: show that error alone
+        inner = _target_error(exc.__cause__) if exc.__cause__ is not None else None
+        if isinstance(inner, ConfigError):
+            raise inner from exc
+        raise
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    _link_evaluation_run(cfg, kind="prediction", prefix="predict", run_tag="neurobolts.predicts_with_run")
+    loggers = instantiate_group(cfg.get("logger"), "logger")
+    writer = PredictionWriter()
+    try:
+        # no checkpointing: the run writes predictions, not weights
+        trainer = instantiate_node(cfg.trainer, "trainer", callbacks=[writer], logger=loggers or False,
+                                   enable_checkpointing=False)
+        if trainer.world_size > 1:
+            raise ConfigError(f"predict runs in one process, got a world size of {trainer.world_size}: set "
+                              f"trainer.devices=1 trainer.num_nodes=1")
+        log_run_config(trainer, cfg)
+        with warnings.catch_warnings():
+            # the training callbacks stored in the checkpoint (ModelCheckpoint, ResumeState) play no part here
+            warnings.filterwarnings("ignore", message=".*callbacks used to create the checkpoint need to be provided")
+            trainer.predict(model=model, datamodule=datamodule, ckpt_path=ckpt_path,
+                            weights_only=cfg.get("ckpt_weights_only", True), return_predictions=False)
+    except BaseException:
+        _finalize_failed(loggers)
+        raise
+    objects = {"cfg": cfg, "datamodule": datamodule, "model": model, "loggers": loggers, "trainer": trainer,
+               "writer": writer}
+    return writer.predictions, writer.summary, objects
 
 
 def optimized_metric(cfg: DictConfig, metrics: dict[str, float], required: bool = False) -> float | None:

@@ -121,12 +121,13 @@ def reproduce(settings: Settings) -> PaperResult:
            "four_percent": four, "hebbian_half_load": hebbian, "experiment": experiment, "wall_s": timings}
     log_run(settings.root_dir, "reproduce_expander_hopfield", "recall", settings.tag,
             params={"sizes": list(sizes), "graph_seeds": list(graphs), "quick": quick},
-            metrics={**{f"several_graphs/N{k.replace('/', '/graph')}/p{p}/exact_recall": o["exact_recall"]
+            # P(exact recall), named <measurement>/N<N>[/g<graph seed>][/p<p>]/recall
+            metrics={**{f"graphs/N{k.replace('/', '/g')}/p{p}/recall": o["exact_recall"]
                         for k, v in graphs_recall.items() for p, o in v["adaptive"].items()},
-                     **{f"majority/N{n}/p{p}/exact_recall": o["exact_recall"] for n, v in majority.items()
+                     **{f"majority/N{n}/p{p}/recall": o["exact_recall"] for n, v in majority.items()
                         for p, o in v.items()},
-                     **{f"four_percent/N{n}/exact_recall": v for n, v in four.items()},
-                     **{f"hebbian_half_load/N{n}/exact_recall": v["exact_recall"] for n, v in hebbian.items()}},
+                     **{f"four_percent/N{n}/recall": v for n, v in four.items()},
+                     **{f"hebbian_half_load/N{n}/recall": v["exact_recall"] for n, v in hebbian.items()}},
             raw={k: v for k, v in raw.items() if k != "experiment"})
 
     def worst(p, dynamics="adaptive"):

@@ -259,7 +259,9 @@ def reproduce(settings: Settings) -> PaperResult:
     log_run(settings.root_dir, "reproduce_far_curiosity", "forgetting", settings.tag,
             params={"seeds": list(seeds), "steps_per_phase": steps, "widths": list(widths), "quick": quick},
             metrics={**{f"{c}/mean_F": s[c]["mean_F"] for c in CONDITIONS},
-                     **{f"rl/{c}/{k}": v for c, r in rl_sum.items() for k, v in r.items() if k.startswith("mean_")},
+                     # means over the runs, named rl/<condition>/<measure> (rl_summary's mean_<measure>)
+                     **{f"rl/{c}/{k.removeprefix('mean_')}": v for c, r in rl_sum.items() for k, v in r.items()
+                        if k.startswith("mean_")},
                      "cartpole/min_final_return_last20": min(r["final_return_last20"] for r in cartpole)},
             figures=[png, rl_png, cp_png], raw=raw)
 

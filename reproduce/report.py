@@ -1,6 +1,8 @@
 """Writing the reproduction report: `REPORT.md` (one table of every claim, the rows that do not hold,
-the figures), `results.json` (rows and raw numbers per paper) and the README section between
-`<!-- reproduction:start -->` and `<!-- reproduction:end -->`.
+the figures), `results.json` (rows and raw numbers per paper) and the README's short summary between
+`<!-- reproduction:start -->` and `<!-- reproduction:end -->` (per paper the claims that hold, linked
+to its documentation page). The documentation site renders its tables from results.json with the same
+functions (`docs/hooks.py`: `table`, `summary_line`, `figures_markdown`, `report_markdown`).
 
 A run that reproduces some papers keeps the other papers' entries of an earlier results.json in the
 same folder (each entry carries its own date and machine), so adding or rerunning one paper updates
@@ -23,6 +25,14 @@ START_MARKER = "<!-- reproduction:start -->"
 END_MARKER = "<!-- reproduction:end -->"
 COLUMNS = ("Paper", "Claim", "Paper's number or statement", "Ours", "Holds", "Seeds", "Wall time")
 HOLDS, DOES_NOT_HOLD = "holds", "does not hold"
+# The documentation page of each paper, docs/experiments/<page>.md, where it is not named after the
+# paper's registry name (tests/test_reproduce.py checks that every registered paper has its page).
+DOCS_PAGES = {"inductive_bias": "inductive_bias_complexity"}
+
+
+def docs_page(name: str) -> str:
+    """The file name of paper `name`'s documentation page in docs/experiments/ (e.g. "dsa.md")."""
+    return f"{DOCS_PAGES.get(name, name)}.md"
 
 
 def now() -> str:
@@ -92,9 +102,32 @@ def _run_lines(entries: dict[str, dict]) -> list[str]:
             for name, entry in entries.items()]
 
 
-def report_markdown(entries: dict[str, dict]) -> str:
+def figures_markdown(entries: dict[str, dict], prefix: str = "") -> list[str]:
+    """Markdown lines showing every figure of `entries`, each under its paper's name and path;
+    `prefix` goes before each path (the figures' folder as seen from the page that shows them)."""
+    lines = []
+    for name, entry in entries.items():
+        for path in entry.get("figures", []):
+            lines += [f"**{name}**: `{path}`", "", f"![{name}: {Path(path).stem}]({prefix}{path})", ""]
+    return lines
+
+
+def summary_line(entries: dict[str, dict]) -> str:
+    """When and where `entries` were measured: "Latest report: <date or first to last date> on
+    <machine(s)>; total wall time <time>." """
+    dates = sorted({e["date"] for e in entries.values()})
+    machines = sorted({e["machine"] for e in entries.values()})
+    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+    return (f"Latest report: {when} on {'; '.join(machines)}; total wall time "
+            f"{format_seconds(sum(e['wall_s'] for e in entries.values()))}.")
+
+
+def report_markdown(entries: dict[str, dict], prefix: str = "", title: bool = True) -> str:
+    """The full report: the table of every row, the rows that do not hold, the figures, the runs.
+    `prefix`: the report's folder as seen from where the text is shown ("" in REPORT.md itself), put
+    before every link to a figure or to results.json; `title`: begin with the heading and the paragraph
+    saying what the report is (False where a page says so itself, as the documentation site does)."""
     failing = failing_rows(entries)
-    figures = [(name, f) for name, entry in entries.items() for f in entry.get("figures", [])]
     quick = any(e.get("quick") for e in entries.values())
     parts = [
         "# Reproduction report",
@@ -102,39 +135,34 @@ def report_markdown(entries: dict[str, dict]) -> str:
         "Written by `python -m neurobolts.reproduce` (`make reproduce`). Each row is a headline claim of a "
         "paper, measured at CPU scale by the same functions as the slow tests (`make test-slow`); every "
         "experiment is also an MLflow run tagged `neurobolts.reproduce` (`mlflow ui`). Raw numbers: "
-        "[results.json](results.json).",
+        f"[results.json]({prefix}results.json).",
         "",
-    ]
+    ] if title else []
     if quick:
         parts += ["**Quick (smoke) entries are marked (quick): tiny runs that check the machinery; their "
                   "numbers are not a reproduction.**", ""]
     parts += [f"Total wall time: {format_seconds(sum(e['wall_s'] for e in entries.values()))} "
               f"({len(entries)} paper(s), {sum(len(e['rows']) for e in entries.values())} rows).", "",
-              table(entries, link_figures=""), "", "## Rows that do not hold", ""]
+              table(entries, link_figures=prefix), "", "## Rows that do not hold", ""]
     parts += [f"- {line}" for line in failing] if failing else ["Every row holds."]
-    parts += ["", "## Figures", ""]
-    for name, path in figures:
-        parts += [f"**{name}**: `{path}`", "", f"![{name}: {Path(path).stem}]({path})", ""]
+    parts += ["", "## Figures", "", *figures_markdown(entries, prefix)]
     parts += ["## Runs", "", *_run_lines(entries), ""]
     return "\n".join(parts)
 
 
-def readme_section(entries: dict[str, dict], report_link: str) -> str:
-    """The README's section body: date and machine, the table, the rows that do not hold, a link to
-    the full report."""
-    dates = sorted({e["date"] for e in entries.values()})
-    machines = sorted({e["machine"] for e in entries.values()})
+def readme_section(entries: dict[str, dict], report_link: str, docs_link: str = "docs/experiments") -> str:
+    """The README's section body, kept short: date and machine, one line per paper (how many of its
+    claims hold, linked to its documentation page `docs_link/<page>`), the total, and a link to the
+    full report (`report_link`: every row, the rows that do not hold, the figures)."""
+    lines = [summary_line(entries), ""]
+    for name, entry in entries.items():
+        holding = sum(bool(row["holds"]) for row in entry["rows"])
+        lines.append(f"- [{name}]({docs_link}/{docs_page(name)}){' (quick)' if entry.get('quick') else ''}: "
+                     f"{holding} of {len(entry['rows'])} claims hold")
+    total = sum(len(e["rows"]) for e in entries.values())
     failing = failing_rows(entries)
-    lines = [
-        f"Latest report: {dates[0] if len(dates) == 1 else f'{dates[0]} to {dates[-1]}'} on {'; '.join(machines)}; "
-        f"total wall time "
-        f"{format_seconds(sum(e['wall_s'] for e in entries.values()))}. Full report with figures: "
-        f"[{report_link}]({report_link}).",
-        "",
-        table(entries),
-        "",
-        f"Rows that do not hold: {len(failing)}." if failing else "Every row holds.",
-    ]
+    lines += ["", f"In all {total - len(failing)} of {total} claims hold. Every claim with the paper's number "
+                  f"and ours, the rows that do not hold and the figures: [{report_link}]({report_link})."]
     return "\n".join(lines)
 
 

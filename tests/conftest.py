@@ -30,6 +30,65 @@ def compose_config(config_name: str, overrides: list[str], tmp_path: Path) -> Di
     return cfg
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "long_metric_names: the test logs metric names longer than MLflow's "
+                                       "chart titles show on purpose (the metric-name check is off)")
+
+
+def _logger_classes_with_log_metrics() -> list[type]:
+    """Lightning's Logger base (fabric's, which the Trainer's loggers derive from too) and every subclass
+    imported so far (the project's own included) that defines its own `log_metrics`."""
+    from lightning.fabric.loggers.logger import Logger
+
+    import neurobolts.plugins.checkpoint_synced_mlflow  # noqa: F401 - a Logger subclass of the project
+
+    found, stack = [], [Logger]
+    while stack:
+        cls = stack.pop()
+        if cls not in found:
+            found.append(cls)
+            stack.extend(cls.__subclasses__())
+    return [cls for cls in found if "log_metrics" in cls.__dict__]
+
+
+@pytest.fixture(autouse=True)
+def metric_names_fit_mlflow_charts(request, monkeypatch):
+    """Fail a test that makes the project log a metric name longer than `MAX_METRIC_NAME` characters
+    (MLflow cuts longer chart titles; plugins/mlflow_tracking.py): every name given to
+    `LightningModule.log` and to any logger's `log_metrics` during the test is recorded (fast_dev_run's
+    DummyLogger included). `@pytest.mark.long_metric_names` turns the check off for a test."""
+    import functools
+
+    from lightning.pytorch import LightningModule
+
+    from neurobolts.plugins.mlflow_tracking import MAX_METRIC_NAME, too_long_metric_names
+
+    names: set[str] = set()
+
+    def record_log(original):
+        @functools.wraps(original)
+        def log(self, name, *args, **kwargs):
+            names.add(name)
+            return original(self, name, *args, **kwargs)
+        return log
+
+    def record_log_metrics(original):
+        @functools.wraps(original)
+        def log_metrics(self, metrics, *args, **kwargs):
+            names.update(metrics)
+            return original(self, metrics, *args, **kwargs)
+        return log_metrics
+
+    monkeypatch.setattr(LightningModule, "log", record_log(LightningModule.log))
+    for cls in _logger_classes_with_log_metrics():
+        monkeypatch.setattr(cls, "log_metrics", record_log_metrics(cls.__dict__["log_metrics"]))
+    yield names
+    long = too_long_metric_names(names)
+    if long and request.node.get_closest_marker("long_metric_names") is None:
+        pytest.fail(f"metric names longer than {MAX_METRIC_NAME} characters (MLflow cuts them in its chart "
+                    f"titles; shorten them, keeping the group/name form): {long}", pytrace=False)
+
+
 @pytest.fixture
 def make_cfg(tmp_path):
     """make_cfg(overrides, config_name="train") -> composed DictConfig under tmp_path."""

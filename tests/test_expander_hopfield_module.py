@@ -112,8 +112,14 @@ def test_recall_curve_callback_needs_build_memory_and_names_its_metrics():
     callback = RecallCurve(sizes=[30], flip_fractions=[0.0], trials=4, baseline_load=None, capacity_loads=[])
     records = callback.measure(lambda n: ExpanderHopfieldModule(n_neurons=n).build_memory())
     assert [r["label"] for r in records] == ["model"] and records[0]["exact_recall"] == 1.0
-    assert set(curve_metrics(records)) == {"curve/model/N30/p0.000/exact_recall", "curve/model/N30/p0.000/bit_accuracy",
-                                           "curve/model/N30/p0.000/spurious"}
+    assert set(curve_metrics(records)) == {"curve/model/N30/p0/recall", "curve/model/N30/p0/bit_acc",
+                                           "curve/model/N30/p0/spurious"}
+    capacity = dict(records[0], label="hopfield_capacity", n_neurons=600, n_patterns=180)
+    assert curve_metrics([dict(records[0], flip_fraction=0.02), capacity]) == {
+        "curve/model/N30/p0.02/recall": 1.0, "curve/model/N30/p0.02/bit_acc": records[0]["bit_accuracy"],
+        "curve/model/N30/p0.02/spurious": records[0]["spurious"], "curve/capacity/N600/K180/recall": 1.0,
+        "curve/capacity/N600/K180/bit_acc": records[0]["bit_accuracy"],
+        "curve/capacity/N600/K180/spurious": records[0]["spurious"]}
     assert hopfield_builder(ExpanderHopfieldModule().build_memory, 0.14, 0)(100).n_patterns == 14
     with pytest.raises(ValueError, match=r"variants may not be named \['hopfield'\]"):
         RecallCurve(variants={"hopfield": {"dynamics": "majority"}})

@@ -54,17 +54,18 @@ def test_experiment_logs_both_agents_and_the_paired_comparison(make_cfg, tmp_pat
     metrics, objects = train(cfg)
     for agent in ("farmap", "frontier"):
         for key in INTERFACE:
-            assert np.isfinite(metrics[f"farmap/{agent}/{key}"]), key
-        assert 0 < metrics[f"farmap/{agent}/coverage_auc"] <= 1
-    assert metrics["farmap/frontier/fragmentations"] == 0 and metrics["farmap/frontier/recalls"] == 0
-    expected = metrics["farmap/farmap/memory_mean"] / metrics["farmap/frontier/memory_mean"]
+            assert np.isfinite(metrics[f"{agent}/{key}"]), key
+        assert 0 < metrics[f"{agent}/coverage_auc"] <= 1
+    assert metrics["frontier/fragmentations"] == 0 and metrics["frontier/recalls"] == 0
+    expected = metrics["farmap/memory_mean"] / metrics["frontier/memory_mean"]
     assert metrics["farmap/memory_vs_frontier"] == pytest.approx(expected, rel=1e-6)
-    out = objects["trainer"].default_root_dir
+    out = objects["trainer"].logger.log_dir  # without MLflow: beside the CSV logger's files (plugins/figures.py)
+    assert out == str(tmp_path / "output" / "csv" / "version_0")
     records = json.loads(open(f"{out}/farmap/episodes.json").read())
     assert sorted((r["map_id"], r["agent"]) for r in records) == [(150, "farmap"), (150, "frontier"),
                                                                    (151, "farmap"), (151, "frontier")]
     mean_auc = np.mean([r["coverage_auc"] for r in records if r["agent"] == "farmap"])
-    assert metrics["farmap/farmap/coverage_auc"] == pytest.approx(mean_auc, rel=1e-5)
+    assert metrics["farmap/coverage_auc"] == pytest.approx(mean_auc, rel=1e-5)
     figures = sorted(p.name for p in (Path(out) / "figures" / "farmap").iterdir())
     assert "curves.png" in figures and "episode_150_0_farmap.png" in figures and "episode_150_0_frontier.png" in figures
     from PIL import Image

@@ -21,7 +21,7 @@ TINY = ["experiment=ggs_ehrlich", "callbacks=none", "trainer.enable_progress_bar
         "data.ehrlich.num_train=300", "model.predictor.epochs=2", "model.smoothing.num_nodes=600",
         "model.smoothing.epochs=1", "model.sampler.rounds=2", "model.sampler.clusters=8", "model.sampler.proposals=5",
         "model.sampler.unsmoothed_proposals=5", "model.top_k=8"]
-INTERFACE = ("ggs/ggs/median_fitness", "ggs/ggs/diversity", "ggs/ggs/novelty", "ggs/gwg/median_fitness",
+INTERFACE = ("ggs/median_fitness", "ggs/diversity", "ggs/novelty", "gwg/median_fitness",
              "ggs/holdout_mae_unsmoothed", "ggs/holdout_mae_smoothed")
 
 
@@ -60,7 +60,7 @@ def test_a_second_run_reuses_the_stages_and_rerun_recomputes_one(make_cfg, caplo
     # another temperature: only the sampling changes, every stage before it is reused
     metrics, _ = train(make_cfg([*TINY, "logger=none", "model.methods=[ggs]", "model.sampler.temperature=0.5"]))
     assert caplog.text.count("reusing") == 3, caplog.text
-    assert math.isfinite(metrics["ggs/ggs/median_fitness"])
+    assert math.isfinite(metrics["ggs/median_fitness"])
     caplog.clear()
     train(make_cfg([*TINY, "logger=none", "model.methods=[ggs]", "model.rerun=[smoothing]"]))
     assert "GGS stage smoothing: reusing" not in caplog.text and "GGS stage smoothing: 600 nodes" in caplog.text

@@ -41,14 +41,14 @@ def test_smoothing_lowers_the_holdout_error(hard):
                                        "64): the spec's 50-epoch predictor is already smooth at this scale")
 def test_ggs_is_at_least_as_fit_as_unsmoothed_gwg(hard):
     m = hard["metrics"]
-    assert m["ggs/ggs/median_fitness"] >= m["ggs/gwg/median_fitness"], m
+    assert m["ggs/median_fitness"] >= m["gwg/median_fitness"], m
 
 
 def test_with_a_rugged_predictor_smoothing_lowers_the_holdout_error_and_ggs_beats_gwg(settings, hard):
     """Measured: holdout MAE 3.845 -> 3.526; GGS 0.370 vs GWG 0.319 (the stages after the oracle recomputed)."""
     fitted = run_task("ggs_aav_hard", settings, "aav_hard_fitted", ["model.predictor.lr=1e-3"])["metrics"]
     assert fitted["ggs/holdout_mae_smoothed"] < fitted["ggs/holdout_mae_unsmoothed"], fitted
-    assert fitted["ggs/ggs/median_fitness"] > fitted["ggs/gwg/median_fitness"], fitted
+    assert fitted["ggs/median_fitness"] > fitted["gwg/median_fitness"], fitted
 
 
 def test_temperature_one_is_worse_than_a_tenth(settings, hard):
@@ -56,10 +56,10 @@ def test_temperature_one_is_worse_than_a_tenth(settings, hard):
     code = ["model.sampler.acceptance=code", "model.methods=[ggs]"]
     tenth = run_task("ggs_aav_hard", settings, "aav_hard_code", code)["metrics"]
     one = run_task("ggs_aav_hard", settings, "aav_hard_tau1", [*code, "model.sampler.temperature=1.0"])["metrics"]
-    assert one["ggs/ggs/median_fitness"] < tenth["ggs/ggs/median_fitness"], (one, tenth)
+    assert one["ggs/median_fitness"] < tenth["ggs/median_fitness"], (one, tenth)
 
 
 @pytest.mark.xfail(strict=True, reason="measured: 0.452 against the paper's 0.60 (AAV medium: 0.487 against 0.51 holds)")
 def test_ggs_is_within_five_hundredths_of_the_paper(hard):
-    value = hard["metrics"]["ggs/ggs/median_fitness"]
+    value = hard["metrics"]["ggs/median_fitness"]
     assert abs(value - TABLE4["aav_hard"]["ggs"]) <= TOLERANCE, value

@@ -1,12 +1,17 @@
-"""Every command the README documents, checked as a new user would meet it.
+"""Every command the README and the documentation pages document, checked as a new user would meet it.
 
-The commands are read from the README itself (fenced bash blocks and inline `python ...` spans), so a
-command added there is checked without touching this file.
+The commands are read from the README and from the pages of the documentation site (docs/*.md and
+docs/**/*.md, except the paper specifications under docs/papers/, which quote the reference code's
+commands): fenced bash blocks and inline `python ...` spans, so a command added there is checked
+without touching this file. `neurobolts-train` / `neurobolts-eval` (the installed scripts) are checked
+as `train.py` / `eval.py`.
 
-- Always (CI): every `train.py` / `eval.py` command, including the multi-GPU, torchrun, srun and
-  SLURM-launcher ones, composes with its exact overrides (an unknown key, group or choice fails
-  here); every CPU command builds all its objects (datamodule, model, callbacks, loggers, trainer),
-  which runs every config check; every `benchmarks/` script and `make` target it names exists.
+- Always (CI): every `train.py` / `eval.py` / `predict.py` command, including the multi-GPU, torchrun,
+  srun and SLURM-launcher ones, composes with its exact overrides (an unknown key, group or choice
+  fails here); every CPU `train.py` / `eval.py` command builds all its objects (datamodule, model,
+  callbacks, loggers, trainer), which runs every config check; every `benchmarks/` script and `make`
+  target it names exists. (`predict.py` commands read the user's inputs and checkpoints: they are
+  composed here and run by the prediction tests.)
 - `-m slow`: every CPU command runs to the end in a subprocess with the smallest settings appended
   (steps, sizes), `eval.py` on the checkpoint of a `train.py` run, and each benchmark answers `--help`.
 """
@@ -26,6 +31,19 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import open_dict
 
 README = PROJECT_ROOT / "README.md"
+DOCS = PROJECT_ROOT / "docs"
+ENTRY_POINTS = {"train.py": "train", "eval.py": "eval", "predict.py": "predict", "neurobolts-train": "train",
+                "neurobolts-eval": "eval", "neurobolts-predict": "predict"}
+
+
+def documented_pages() -> list[Path]:
+    """The README and every page of the documentation site but the specifications (docs/papers/)."""
+    pages = sorted(p for p in DOCS.rglob("*.md") if DOCS / "papers" not in p.parents)
+    return [README, *pages]
+
+
+def page_name(path: Path) -> str:
+    return path.relative_to(PROJECT_ROOT).as_posix()
 GPU_TRAINERS = {"trainer=gpu", "trainer=ddp", "trainer=multinode"}
 GGS_SMALLEST = ["data.num_seeds=1", "data.holdout_size=50", "model.oracle.epochs=1", "model.predictor.epochs=1",
                 "trainer.limit_train_batches=2",
@@ -55,6 +73,7 @@ SMALLEST = {
                             "model.max_depth=8", "model.max_steps=100"],
     "far_curiosity": ["data.iterations=2", "data.num_envs=2", "model.num_steps=32", "model.obs_norm_init_steps=0"],
     "ggs_aav_hard": GGS_SMALLEST,
+    "ggs_aav_medium": GGS_SMALLEST,
     "ggs_ehrlich": GGS_SMALLEST,
     "far_curiosity_atari": ["data.iterations=1", "data.num_envs=2", "model.num_steps=16", "model.num_minibatches=2",
                             "model.obs_norm_init_steps=32", "model.lstm_hidden=64"],
@@ -64,10 +83,9 @@ GPU_EXPERIMENTS = {"far_curiosity_atari"}
 COMMON_SMALL = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
 
-def readme_commands() -> list[str]:
-    """Shell commands of the README: fenced bash blocks (continuations joined, comments dropped) and
-    inline code spans that start with `python `."""
-    text = README.read_text()
+def commands_in(text: str) -> list[str]:
+    """Shell commands of a Markdown text: fenced bash blocks (continuations joined, comments dropped)
+    and inline code spans that start with `python `."""
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         for line in block.replace("\\\n", " ").splitlines():
@@ -79,23 +97,39 @@ def readme_commands() -> list[str]:
     return list(dict.fromkeys(commands))
 
 
+def documented_commands() -> dict[str, str]:
+    """Every command of the README and the documentation pages -> the first page that has it."""
+    found: dict[str, str] = {}
+    for page in documented_pages():
+        for command in commands_in(page.read_text()):
+            found.setdefault(command, page_name(page))
+    return found
+
+
+def readme_commands() -> list[str]:
+    """The commands of the README alone."""
+    return commands_in(README.read_text())
+
+
 def hydra_command(command: str) -> tuple[str, list[str]] | None:
-    """('train' | 'eval', overrides) for a command that runs train.py / eval.py (directly, under
-    torchrun or srun), else None."""
+    """('train' | 'eval' | 'predict', overrides) for a command that runs train.py / eval.py / predict.py
+    or the installed neurobolts-train / -eval / -predict (directly, after `cd ... &&`, under torchrun or
+    srun), else None."""
     words = shlex.split(re.sub(r"<[^>]*>", "PLACEHOLDER", command))
     for i, word in enumerate(words):
-        if word in ("train.py", "eval.py"):
-            return word[:-3], [w for w in words[i + 1:]]
+        if word in ENTRY_POINTS:
+            return ENTRY_POINTS[word], [w for w in words[i + 1:]]
     return None
 
 
 def is_cpu_runnable(command: str, overrides: list[str]) -> bool:
-    """False for what needs GPUs or a cluster: GPU trainers, `_paper` experiments (GPU by default),
-    torchrun / srun launches and the SLURM launcher."""
+    """False for what needs GPUs, a cluster or the user's own files: GPU trainers, `_paper` experiments
+    (GPU by default), torchrun / srun launches, the SLURM launcher, and a `/path/to/...` placeholder
+    (e.g. data that is not shipped)."""
     gpu_default = experiment_of(overrides) in GPU_EXPERIMENTS and "trainer.accelerator=cpu" not in overrides
     return (not any(o in GPU_TRAINERS for o in overrides) and "hydra/launcher=slurm" not in overrides
             and not command.startswith(("torchrun", "srun")) and not experiment_of(overrides).endswith("_paper")
-            and not gpu_default)
+            and not gpu_default and "/path/to/" not in command)
 
 
 def experiment_of(overrides: list[str]) -> str:
@@ -113,7 +147,14 @@ def sweep_point(overrides: list[str]) -> list[str]:
     return out
 
 
-HYDRA_COMMANDS = [(c, *hydra_command(c)) for c in readme_commands() if hydra_command(c)]
+DOCUMENTED = documented_commands()
+# The page on third-party experiments runs experiments that other packages add (its example package is
+# installed and run by tests/test_third_party_experiments.py): those commands compose only with that
+# package installed, so they are left out here; its commands for neurobolts' own experiments are checked.
+THIRD_PARTY_PAGE = "docs/guides/third_party.md"
+OWN_EXPERIMENTS = {p.stem for p in (PROJECT_ROOT / "configs" / "experiment").glob("*.yaml")}
+HYDRA_COMMANDS = [(c, *hydra_command(c)) for c in DOCUMENTED if hydra_command(c)
+                  and not (DOCUMENTED[c] == THIRD_PARTY_PAGE and experiment_of(hydra_command(c)[1]) not in OWN_EXPERIMENTS)]
 
 
 def with_placeholders(overrides: list[str], ckpt: Path) -> list[str]:
@@ -128,14 +169,31 @@ def with_placeholders(overrides: list[str], ckpt: Path) -> list[str]:
     return out
 
 
-def test_the_readme_documents_the_main_commands():
-    scripts = {c.split()[1] if c.startswith("python ") else c.split()[0] for c in readme_commands()}
+def test_the_readme_and_the_pages_document_the_main_commands():
+    readme = readme_commands()
+    assert {"make train", "make test", "make docs"} <= set(readme), readme
+    assert any(hydra_command(c) == ("train", ["experiment=diffusion_bumps"]) for c in readme), readme
+    scripts = {c.split()[1] if c.startswith("python ") else c.split()[0] for c in DOCUMENTED}
     assert {"train.py", "eval.py", "make"} <= scripts, scripts
+    assert any(c.split("&&")[-1].split()[0] == "neurobolts-train" for c in DOCUMENTED)  # the pip-install path
     kinds = {kind for _, kind, _ in HYDRA_COMMANDS}
-    assert kinds == {"train", "eval"} and len(HYDRA_COMMANDS) >= 10
+    assert {"train", "eval"} <= kinds and len(HYDRA_COMMANDS) >= 10
 
 
-@pytest.mark.parametrize(("command", "kind", "overrides"), HYDRA_COMMANDS, ids=[c for c, *_ in HYDRA_COMMANDS])
+def test_every_experiment_has_a_command_on_a_paper_page():
+    """Each paper page shows commands, and together they run every experiment of configs/experiment/."""
+    shown = set()
+    for page in sorted((DOCS / "experiments").glob("*.md")):
+        if page.name == "index.md":
+            continue
+        mine = {experiment_of(hydra_command(c)[1]) for c in commands_in(page.read_text()) if hydra_command(c)}
+        assert mine, f"{page_name(page)} shows no train.py command"
+        shown |= mine
+    assert OWN_EXPERIMENTS - shown == set(), f"experiments without a command on a paper page: {OWN_EXPERIMENTS - shown}"
+
+
+@pytest.mark.parametrize(("command", "kind", "overrides"), HYDRA_COMMANDS,
+                         ids=[f"{DOCUMENTED[c]}: {c}" for c, *_ in HYDRA_COMMANDS])
 def test_readme_command_composes_and_builds(command, kind, overrides, tmp_path):
     from neurobolts.plugins.pipeline import build
 
@@ -144,8 +202,8 @@ def test_readme_command_composes_and_builds(command, kind, overrides, tmp_path):
     point = [o for o in point if not o.startswith("hydra.run.dir=")]  # the test's own run folder
     cfg = compose_config(kind, point, tmp_path)
     try:
-        if not is_cpu_runnable(command, overrides):
-            return  # composed: the multi-GPU / cluster settings exist and resolve
+        if not is_cpu_runnable(command, overrides) or kind == "predict":
+            return  # composed: the multi-GPU / cluster settings (or the prediction's) exist and resolve
         with open_dict(cfg):
             cfg.logger = None
             cfg.ckpt_path = None  # no checkpoint exists yet: building is what is checked here
@@ -156,8 +214,8 @@ def test_readme_command_composes_and_builds(command, kind, overrides, tmp_path):
 
 
 def readme_benchmarks() -> list[str]:
-    """Every `benchmarks/<name>.py` the README mentions."""
-    return sorted(set(re.findall(r"benchmarks/[\w/]+\.py", README.read_text())))
+    """Every `benchmarks/<name>.py` the README and the documentation pages mention."""
+    return sorted({b for page in documented_pages() for b in re.findall(r"benchmarks/[\w/]+\.py", page.read_text())})
 
 
 def test_readme_files_and_make_targets_exist():
@@ -165,13 +223,13 @@ def test_readme_files_and_make_targets_exist():
     for script in readme_benchmarks():
         assert (PROJECT_ROOT / script).is_file(), script
     makefile = (PROJECT_ROOT / "Makefile").read_text()
-    for command in readme_commands():
+    for command, page in DOCUMENTED.items():
         words = command.split()
         if words[0] == "make":
-            assert re.search(rf"^{re.escape(words[1])}:", makefile, flags=re.M), command
+            assert re.search(rf"^{re.escape(words[1])}:", makefile, flags=re.M), f"{page}: {command}"
         for word in words:
-            if word.endswith(".py") and "/" in word:
-                assert (PROJECT_ROOT / word).is_file(), command
+            if word.endswith(".py") and "/" in word and not word.startswith("/"):
+                assert (PROJECT_ROOT / word).is_file(), f"{page}: {command}"
 
 
 def run(args: list[str], root: Path, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -191,7 +249,7 @@ def test_every_cpu_readme_command_runs_with_the_smallest_settings(tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     ckpt = next(trained.rglob("last.ckpt"))
     for command, kind, overrides in sorted(HYDRA_COMMANDS, key=lambda c: c[1] == "eval"):
-        if not is_cpu_runnable(command, overrides):
+        if not is_cpu_runnable(command, overrides) or kind == "predict":
             continue
         overrides = with_placeholders(overrides, ckpt)
         if "-m" not in overrides:

@@ -1,6 +1,7 @@
 """The reproduction report (`make reproduce`, `python -m neurobolts.reproduce`): a seconds-scale
 `--quick` run of one paper end to end, the table and results it writes, a claim that does not hold
-written as such, a bad paper name, and the README section between the reproduction markers."""
+written as such, a bad paper name, the README's short summary between the reproduction markers, and
+the documentation hook (docs/hooks.py) that renders the report's rows on the site's pages."""
 
 from __future__ import annotations
 
@@ -138,16 +139,25 @@ def test_readme_section_replaces_exactly_the_marked_text(tmp_path, monkeypatch):
                    "<!-- reproduction:end -->\n<!-- reproduction:start -->\n"):
         with pytest.raises(ValueError, match="must hold <!-- reproduction:start --> and then <!-- reproduction:end -->"):
             report.replace_section(broken, "x")
-    # through the command: the table, its date and machine land between the markers, nothing else changes
+    # through the command: the summary, its date and machine land between the markers, nothing else changes
     readme = tmp_path / "README.md"
     readme.write_text(README)
     monkeypatch.setitem(PAPERS, "fake", _fake([True, False]))
-    assert main(["--papers", "fake", "--out", str(tmp_path / "reproduction"), "--readme", str(readme)]) == 0
+    monkeypatch.setitem(PAPERS, "fake_two", _fake([True, True, True]))
+    assert main(["--papers", "fake", "fake_two", "--out", str(tmp_path / "reproduction"), "--readme", str(readme)]) == 0
     text = readme.read_text()
     assert text.startswith(head + "<!-- reproduction:start -->\n") and text.endswith("<!-- reproduction:end -->" + tail)
     section = text[len(head):-len(tail)]
-    assert "old table" not in section and HEADER in section and report.machine() in section
-    assert "[reproduction/REPORT.md](reproduction/REPORT.md)" in section and "Rows that do not hold: 1." in section
+    assert "old table" not in section and report.machine() in section and "Latest report: " in section
+    # short: one line per paper (claims holding / total, linked to its page), no table of the rows
+    assert HEADER not in section and "claim 0" not in section
+    assert "- [fake](docs/experiments/fake.md): 1 of 2 claims hold" in section
+    assert "- [fake_two](docs/experiments/fake_two.md): 3 of 3 claims hold" in section
+    assert "In all 4 of 5 claims hold." in section
+    assert "[reproduction/REPORT.md](reproduction/REPORT.md)" in section
+    # the full table is in the report the README links
+    assert [r[1] for r in table_rows((tmp_path / "reproduction" / "REPORT.md").read_text())] == \
+        ["claim 0", "claim 1", "claim 0", "claim 1", "claim 2"]
     # a README without the markers fails before anything runs
     readme.write_text("# no markers\n")
     with pytest.raises(SystemExit):
@@ -156,7 +166,72 @@ def test_readme_section_replaces_exactly_the_marked_text(tmp_path, monkeypatch):
 
 
 def test_the_project_readme_has_the_section_and_every_paper_a_documented_function():
-    report.replace_section((PROJECT_ROOT / "README.md").read_text(), "x")  # the markers, once each
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    report.replace_section(readme, "x")  # the markers, once each
     for name in PAPERS:
         function = reproducer(name)
         assert function.__doc__ and function.__module__ == f"neurobolts.reproduce.{name}", name
+        # its documentation page exists, shows its rows, and the README's summary links it
+        page = PROJECT_ROOT / "docs" / "experiments" / report.docs_page(name)
+        assert page.is_file(), page
+        assert f"<!-- reproduction-rows: {name} -->" in page.read_text(), page
+        assert f"[{name}](docs/experiments/{report.docs_page(name)})" in readme, name
+
+
+def load_hooks():
+    """docs/hooks.py as MkDocs loads it (a module from its path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("neurobolts_docs_hooks", PROJECT_ROOT / "docs" / "hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docs_hook_renders_a_papers_rows_and_the_whole_report():
+    from mkdocs.exceptions import PluginError
+
+    hooks = load_hooks()
+    entries = {
+        "dsa": report.entry([Row("dsa", "claim a", "paper a", "ours a", True, "0", 2.0, ["figures/dsa_x.png"]),
+                             Row("dsa", "claim b", "paper b", "ours b", False, "0", 3.0)],
+                            {}, ["figures/dsa_x.png"], 5.0, False, "python -m neurobolts.reproduce --papers dsa"),
+        "farmap": report.entry([Row("farmap", "claim c", "paper c", "ours c", True, "0", 1.0)], {}, [], 1.0, False,
+                               "python -m neurobolts.reproduce"),
+    }
+    page = "# DSA\n\nIntro.\n\n<!-- reproduction-rows: dsa -->\n\nAfter.\n"
+    out = hooks.render(page, "experiments/dsa.md", entries)
+    assert out.startswith("# DSA\n\nIntro.\n\n") and out.endswith("\n\nAfter.\n") and "reproduction-rows" not in out
+    assert [r[1] for r in table_rows(out)] == ["claim a [fig](../reproduction/figures/dsa_x.png)", "claim b"]
+    assert report.summary_line({"dsa": entries["dsa"]}) in out and "claim c" not in out  # this paper's rows only
+    assert "![dsa: dsa_x](../reproduction/figures/dsa_x.png)" in out  # its figure, linked into the site
+    # the whole report at the top level: every row, the rows that do not hold, figures linked from there
+    out = hooks.render("# Report\n\n<!-- reproduction-report -->\n", "reproduction.md", entries)
+    assert [r[1] for r in table_rows(out)] == ["claim a [fig](reproduction/figures/dsa_x.png)", "claim b", "claim c"]
+    assert "## Rows that do not hold\n\n- dsa: claim b" in out and "(reproduction/figures/dsa_x.png)" in out
+    assert "# Reproduction report" not in out  # the page has its own title
+    # a page without markers is returned as it is; an unknown paper name stops the build, naming it
+    assert hooks.render("no marker here", "index.md", entries) == "no marker here"
+    with pytest.raises(PluginError, match="unknown paper 'dsaa'; choose from: diffusion_bumps, dsa"):
+        hooks.render("<!-- reproduction-rows: dsaa -->", "experiments/x.md", entries)
+    with pytest.raises(PluginError, match="results.json has no entry for 'ggs'"):
+        hooks.render("<!-- reproduction-rows: ggs -->", "experiments/ggs.md", entries)
+
+
+def test_docs_hook_reads_the_projects_report_and_puts_its_figures_in_the_site(tmp_path):
+    from mkdocs.config.defaults import MkDocsConfig
+    from mkdocs.structure.files import Files
+
+    hooks = load_hooks()
+    entries = hooks.load_entries()
+    assert list(entries) == [name for name in PAPERS if name in entries] and entries
+    for name in entries:
+        assert f"| {name} |" in hooks.render(f"<!-- reproduction-rows: {name} -->", "experiments/x.md")
+    config = MkDocsConfig()
+    config.load_dict({"site_name": "t", "docs_dir": str(tmp_path), "site_dir": str(tmp_path / "site")})
+    config.validate()
+    files = hooks.on_files(Files([]), config)
+    uris = {f.src_uri for f in files}
+    figures = {f"reproduction/{f}" for entry in entries.values() for f in entry["figures"]}
+    assert figures and figures <= uris and "reproduction/results.json" in uris
+    assert all((PROJECT_ROOT / uri).is_file() for uri in uris)

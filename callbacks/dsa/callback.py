@@ -14,9 +14,11 @@ At fit end it logs the snapshot-by-snapshot distance matrix (`figures/<prefix>/d
 figure with the matrix and its 2D classical MDS embedding (`figures/<prefix>/distances.png`,
 drawn by `callbacks/dsa/figures.py`).
 
-Distributed: there are no collectives at all. The probe is the same tensor on every rank and the
-weights are identical, so every rank computes the same (deterministic) values and logs them without
-sync (monitorable); files are written on global rank zero only. The state (snapshot numbers, the
+Distributed: the probe is the same tensor on every rank and the weights are identical, so global rank
+zero alone computes the snapshots (the other ranks would only repeat the work); at each snapshot
+epoch its metrics are broadcast (the one collective, reached by every rank) and every rank logs them
+with `sync_dist=True` (the mean of equal values is the value), so they can be monitored; files are
+written on global rank zero only. The state (snapshot numbers, the
 small DMD operators, the logged values) is tensors and lists, so checkpoints resume with
 `weights_only=True`.
 """
@@ -39,7 +41,7 @@ from neurobolts.callbacks.dsa.delay_dmd import check_rank_options, fit_dmd
 from neurobolts.callbacks.dsa.figures import distances_figure
 from neurobolts.callbacks.dsa.operator_similarity import check_score_method, pairwise_operator_distances
 from neurobolts.plugins.checks import check_positive_int
-from neurobolts.plugins.figures import log_figure
+from neurobolts.plugins.figures import log_figure, log_text
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +166,8 @@ class DynamicalSimilarity(Callback):
         if self.layer is not None:
             resolve_module(pl_module, self.layer)  # fail at once on a bad layer name
 
-    # Everything below runs on global rank zero only (no collectives; the probe is the same fixed
-    # tensor everywhere, so other ranks would only repeat the work) and without touching the RNGs.
+    # The snapshots are computed on global rank zero only (the probe is the same fixed tensor everywhere,
+    # so other ranks would only repeat the work) and without touching the RNGs.
     def on_train_start(self, trainer, pl_module) -> None:
         if not trainer.is_global_zero:
             return
@@ -175,15 +177,24 @@ class DynamicalSimilarity(Callback):
                 self._reference_operator = self._operator(self._reference_module(pl_module), inputs,
                                                           "reference states")
             if not self.snapshots:  # a fresh run: the untrained baseline (a resumed run keeps its own)
-                self._snapshot(trainer, pl_module, 0, log_metrics=False)
+                self._snapshot(trainer, pl_module, 0)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         completed = trainer.current_epoch + 1
-        if trainer.is_global_zero and completed % self.every_n_epochs == 0 and completed not in self.snapshots:
+        if completed % self.every_n_epochs:
+            return
+        metrics = None
+        if trainer.is_global_zero and completed not in self.snapshots:
             with isolated_rng():
-                self._snapshot(trainer, pl_module, completed, log_metrics=True)
+                metrics = self._snapshot(trainer, pl_module, completed)
+        # every rank reaches this broadcast (the condition above it is the same on all ranks) and logs
+        # rank zero's values: a metric logged on one rank only could not be monitored
+        metrics = trainer.strategy.broadcast(metrics, src=0)
+        for key, value in (metrics or {}).items():
+            pl_module.log(f"{self.log_prefix}/{key}", value, on_step=False, on_epoch=True, sync_dist=True)
 
-    def _snapshot(self, trainer, pl_module, number: int, log_metrics: bool) -> None:
+    def _snapshot(self, trainer, pl_module, number: int) -> dict[str, float]:
+        """Record snapshot `number` (operator and history); returns its metrics."""
         A = self._operator(pl_module, self._probe_inputs(trainer), f"hidden states at snapshot {number}")
         metrics = {"rank": float(A.shape[0])}
         if self.operators:
@@ -195,10 +206,8 @@ class DynamicalSimilarity(Callback):
         self.history["snapshot"].append(float(number))
         self.history["to_previous"].append(metrics.get("to_previous", float("nan")))
         self.history["to_reference"].append(metrics.get("to_reference", float("nan")))
-        if log_metrics:
-            for key, value in metrics.items():
-                pl_module.log(f"{self.log_prefix}/{key}", value, on_step=False, on_epoch=True, rank_zero_only=True)
         log.info("DSA snapshot %d: %s", number, metrics)
+        return metrics
 
     def on_fit_end(self, trainer, pl_module) -> None:
         if len(self.operators) < 2 or not trainer.is_global_zero:
@@ -216,12 +225,7 @@ class DynamicalSimilarity(Callback):
     def _log_distances(self, trainer, distances: np.ndarray, labels: list[str]) -> None:
         header = "snapshot," + ",".join(labels)
         rows = [f"{label}," + ",".join(f"{v:.8g}" for v in row) for label, row in zip(labels, distances, strict=True)]
-        path = Path(trainer.default_root_dir) / "figures" / self.log_prefix / "distances.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join([header, *rows]) + "\n")
-        for logger in trainer.loggers:
-            if type(logger).__name__ == "MLFlowLogger" and logger.run_id is not None:
-                logger.experiment.log_artifact(logger.run_id, str(path), f"figures/{self.log_prefix}")
+        log_text(trainer, "\n".join([header, *rows]) + "\n", f"figures/{self.log_prefix}/distances.csv")
         figure = distances_figure(distances, labels, self.snapshots, self.compare_kwargs["score_method"])
         log_figure(trainer, figure, f"figures/{self.log_prefix}/distances.png")
 

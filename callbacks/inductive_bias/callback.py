@@ -319,8 +319,11 @@ class InductiveBiasComplexity(Callback):
             values["ibc/model_bits_fraction"] = model.bits / task.bits if math.isfinite(task.bits) else math.exp(
                 model.ln_bits - task.ln_bits)
         for name, value in values.items():
-            # float64 tensors: bits can exceed the float32 range (ImageNet-scale tasks ~1e41)
-            pl_module.log(name, torch.tensor(value, dtype=torch.float64), on_step=False, on_epoch=True, batch_size=1)
+            # float64 tensors: bits can exceed the float32 range (ImageNet-scale tasks ~1e41). The same on
+            # every rank (the broadcast statistics, the synchronised validation metric): the mean over ranks
+            # is the value
+            pl_module.log(name, torch.tensor(value, dtype=torch.float64), on_step=False, on_epoch=True, batch_size=1,
+                          sync_dist=True)
         self.history["step"].append(float(trainer.global_step))
         self.history["error"].append(clipped)
         self.history["log10_bits"].append(model.log10_bits if not model.clamped else math.nan)

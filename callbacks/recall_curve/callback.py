@@ -9,8 +9,9 @@ module's own settings, and one per named variant of them, e.g. the spec's majori
 curves for a Hebbian Hopfield network of each N asked to store K = ceil(baseline_load * N) patterns,
 and the Hopfield capacity sweep (K / N in `capacity_loads` at N = `capacity_size`, cues at
 `capacity_flip_fraction`). It logs `figures/recall_curve.png` (`callbacks/recall_curve/figures.py`),
-the table `figures/recall_curve.json` and the metrics `curve/<label>/N<N>/p<p>/exact_recall` (label
-`model`, a variant's name, `hopfield`, or `hopfield_capacity` with K instead of p).
+the table `figures/recall_curve.json` and the metrics `curve/<label>/N<N>/p<p>/recall` (P(exact
+recall)), `.../bit_acc` and `.../spurious` (`curve_metrics`; label `model`, a variant's name,
+`hopfield`, or `capacity` for the Hopfield capacity sweep, with K instead of p).
 """
 
 from __future__ import annotations
@@ -32,27 +33,37 @@ def hopfield_builder(build: Callable, load: float, seed: int):
     return lambda n: build(n, kind="hopfield", n_patterns=max(1, math.ceil(load * n - 1e-9)), seed=seed)
 
 
+# a record's measure -> the last part of its metric name (short: MLflow's chart titles show the whole name)
+CURVE_METRIC_NAMES = {"exact_recall": "recall", "bit_accuracy": "bit_acc", "spurious": "spurious"}
+
+
 def curve_metrics(records: list[dict]) -> dict[str, float]:
-    """Flat metric names for the records: curve/<label>/N<N>/p<p>/exact_recall (capacity: K<K>)."""
+    """Flat metric names for the records: `curve/<label>/N<N>/p<p>/<measure>`, p written as short as
+    it reads (`p0.02`), measure `recall` (P(exact recall)), `bit_acc` or `spurious`; the Hopfield
+    capacity sweep (record label `hopfield_capacity`) as `curve/capacity/N<N>/K<K>/<measure>`."""
     out = {}
     for r in records:
-        point = f"K{r['n_patterns']}" if r["label"] == "hopfield_capacity" else f"p{r['flip_fraction']:.3f}"
-        for key in ("exact_recall", "bit_accuracy", "spurious"):
-            out[f"curve/{r['label']}/N{r['n_neurons']}/{point}/{key}"] = float(r[key])
+        capacity = r["label"] == "hopfield_capacity"
+        label = "capacity" if capacity else r["label"]
+        point = f"K{r['n_patterns']}" if capacity else f"p{r['flip_fraction']:g}"
+        for key, name in CURVE_METRIC_NAMES.items():
+            out[f"curve/{label}/N{r['n_neurons']}/{point}/{name}"] = float(r[key])
     return out
 
 
 class RecallCurve(Callback):
-    """Args:
-    sizes: network sizes N of the curves.
-    flip_fractions: p values of the curves.
-    trials: cues per (N, p) point.
-    max_steps: cap on parallel steps.
-    seed: seed of the cues and of the Hopfield patterns (the model's networks use its own seed).
-    baseline_load: K / N of the Hopfield baseline in panel (a) (null: no baseline curves).
-    capacity_loads: K / N values of the Hopfield capacity sweep in panel (b) (empty: none).
-    capacity_size, capacity_flip_fraction: N and p of that sweep.
-    variants: {name: overrides of the module's settings} measured and drawn beside the model.
+    """Recall curves of the module's memory, its variants and a Hebbian Hopfield baseline, at test end.
+
+    Args:
+        sizes: network sizes N of the curves.
+        flip_fractions: p values of the curves.
+        trials: cues per (N, p) point.
+        max_steps: cap on parallel steps.
+        seed: seed of the cues and of the Hopfield patterns (the model's networks use its own seed).
+        baseline_load: K / N of the Hopfield baseline in panel (a) (null: no baseline curves).
+        capacity_loads: K / N values of the Hopfield capacity sweep in panel (b) (empty: none).
+        capacity_size, capacity_flip_fraction: N and p of that sweep.
+        variants: {name: overrides of the module's settings} measured and drawn beside the model.
     """
 
     def __init__(
@@ -84,7 +95,7 @@ class RecallCurve(Callback):
         self.capacity_loads, self.capacity_size = capacity_loads, capacity_size
         self.capacity_flip_fraction = capacity_flip_fraction
         self.variants = {str(k): dict(v) for k, v in (variants or {}).items()}
-        reserved = {"model", "hopfield", "hopfield_capacity"} & set(self.variants)
+        reserved = {"model", "hopfield", "hopfield_capacity", "capacity"} & set(self.variants)
         if reserved:
             raise ValueError(f"variants may not be named {sorted(reserved)}: those labels are taken")
         self.records: list[dict] = []

@@ -25,14 +25,16 @@ _SPLITS = {"train": 0, "val": 1, "test": 2}
 
 
 class CorruptedCuesDataModule(LightningDataModule):
-    """Args:
-    n_neurons: N, the memory's number of neurons (the length of messages and masks).
-    flip_fraction: p, the fraction of bits flipped in every val/test cue (floor(p N) bits).
-    verify_states: clean stored states checked during fit.
-    val_cues, test_cues: number of cues (trials) in the val and test splits.
-    batch_size: cues per batch.
-    num_workers, pin_memory: DataLoader options.
-    seed: seed of the messages and flips.
+    """Corrupted cues for an associative memory: batches of (messages, flips).
+
+    Args:
+        n_neurons: N, the memory's number of neurons (the length of messages and masks).
+        flip_fraction: p, the fraction of bits flipped in every val/test cue (floor(p N) bits).
+        verify_states: clean stored states checked during fit.
+        val_cues, test_cues: number of cues (trials) in the val and test splits.
+        batch_size: cues per batch.
+        num_workers, pin_memory: DataLoader options.
+        seed: seed of the messages and flips.
     """
 
     def __init__(

@@ -158,18 +158,19 @@ class AlignModule(LightningModule):
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
             return
-        # identical on every rank (single-device rules, or backprop with synced gradients)
+        # identical on every rank (the weights and the cosines' reference are synchronised): sync_dist
+        # takes the mean over ranks, which returns the value itself and tells Lightning it is global
         changes = relative_weight_change(self.net, self.frozen_net, self.layer_groups)
         for i, value in enumerate(changes, start=1):
             if not math.isnan(value):
-                self.log(f"align/weight_change_layer{i}", value)
+                self.log(f"align/weight_change_layer{i}", value, sync_dist=True)
         if self._cos_since_validation:
             means = torch.tensor(self._cos_since_validation, dtype=torch.float64).nanmean(dim=0)
             for i, value in enumerate(means.tolist(), start=1):
                 if not math.isnan(value):
-                    self.log(f"align/cos_layer{i}", value)
+                    self.log(f"align/cos_layer{i}", value, sync_dist=True)
             self._cos_since_validation = []
-        self.log("step", float(self.global_step))
+        self.log("step", float(self.global_step), sync_dist=True)
 
     def on_train_end(self) -> None:
         if self.trainer.is_global_zero and self.alignment_history["step"]:

@@ -1,5 +1,6 @@
-"""Figures of `DiffusionBumpsModule` (matplotlib): the evaluation samples with their conditions, and the
-phase curve over training with its milestones."""
+"""Figures of `DiffusionBumpsModule` (matplotlib): the evaluation samples with their conditions, the
+phase curve over training with its milestones, and the samples of a prediction run with the requested
+and the found bump centres."""
 
 from __future__ import annotations
 
@@ -54,4 +55,38 @@ def phase_figure(history: dict[str, list[float]], milestones: dict[str, float]):
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=7, loc="center right")
     ax.set_title("Phases: A (not one bump), B (one bump, wrong place), C (right place)", fontsize=8)
+    return fig
+
+
+def prediction_figure(samples: torch.Tensor, requested: torch.Tensor, found: torch.Tensor, phase: torch.Tensor,
+                      summary: dict[str, float], max_samples: int = 196):
+    """Mosaic of up to `max_samples` samples (B, 1, N, N) in [0, 1] of a prediction run: the requested
+    centre (red +) and the centre of the strongest peak the scorer found (x: green for phase C, orange
+    for B, grey for A; none without a peak), titled with the phase fractions `summary`."""
+    plt = pyplot()
+    from matplotlib.lines import Line2D
+
+    n = min(len(samples), max_samples)
+    columns = max(1, int(math.ceil(math.sqrt(n))))
+    cell = samples.shape[-1] + 1
+    mosaic = image_mosaic(samples[:n, 0].numpy(), columns, gap=1)
+    fig, ax = plt.subplots(figsize=(8, 8 * mosaic.shape[0] / mosaic.shape[1] + 0.8))
+    cmap = plt.get_cmap("gray").with_extremes(bad="#3050a0")
+    ax.imshow(mosaic, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    rows_cols = [divmod(k, columns) for k in range(n)]
+    ax.scatter([c * cell + float(requested[k, 0]) for k, (_, c) in enumerate(rows_cols)],
+               [r * cell + float(requested[k, 1]) for k, (r, _) in enumerate(rows_cols)],
+               s=30, c="#ff3030", marker="+", linewidths=1.0)
+    colours = ("#a0a0a0", "#ff9900", "#30d050")  # phase A, B, C
+    for k, (r, c) in enumerate(rows_cols):
+        if not math.isnan(float(found[k, 0])):
+            ax.scatter([c * cell + float(found[k, 0])], [r * cell + float(found[k, 1])], s=22,
+                       c=colours[int(phase[k])], marker="x", linewidths=1.0)
+    handles = [Line2D([], [], color="#ff3030", marker="+", ls="", label="requested")]
+    handles += [Line2D([], [], color=colour, marker="x", ls="", label=f"found ({name})")
+                for name, colour in zip("ABC", colours, strict=True)]
+    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4)
+    ax.set_axis_off()
+    ax.set_title(f"{len(samples)} samples ({n} shown): A {summary['predict/frac_A']:.2f}  "
+                 f"B {summary['predict/frac_B']:.2f}  C {summary['predict/frac_C']:.2f}", fontsize=9)
     return fig

@@ -5,11 +5,14 @@ condition of the evaluation grid, from a fixed noise image seeded by the conditi
 result does not depend on batching or on the number of DDP ranks), scored into the phase classes
 A / B / C (`gen/frac_A`, `gen/frac_B`, `gen/frac_C`, `gen/loc_error`). A sample-grid figure is logged
 at every validation and a phase-curve figure with the milestones at the end of training (both drawn
-by `lightning_modules/diffusion_bumps/figures.py`).
+by `lightning_modules/diffusion_bumps/figures.py`). Prediction (`predict.py experiment=diffusion_bumps`):
+`predict_step` generates samples for new conditions and reads their bump positions with the same
+scorer (`log_predictions` draws them against the requested positions).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 
@@ -23,7 +26,11 @@ from torchmetrics import MeanMetric
 from neurobolts.datamodules.common.global_batch_order import global_batch_share
 from neurobolts.datamodules.diffusion_bumps.bumps import from_model_range
 from neurobolts.lightning_modules.common.optim import build_optimizers
-from neurobolts.lightning_modules.diffusion_bumps.figures import phase_figure, sample_figure
+from neurobolts.lightning_modules.diffusion_bumps.figures import (
+    phase_figure,
+    prediction_figure,
+    sample_figure,
+)
 from neurobolts.lightning_modules.diffusion_bumps.sampling import (
     NoiseSchedule,
     ddim_sample,
@@ -32,12 +39,15 @@ from neurobolts.lightning_modules.diffusion_bumps.sampling import (
 )
 from neurobolts.lightning_modules.diffusion_bumps.scoring import (
     MAX_AREA,
+    PHASE_A,
     GenerationScores,
     phase_milestones,
     score_bumps,
 )
 from neurobolts.plugins.checks import check_choice, check_fraction, check_number
-from neurobolts.plugins.figures import log_figure
+from neurobolts.plugins.figures import log_figure, log_table
+
+log = logging.getLogger(__name__)
 
 SAMPLERS = ("ddim", "ddpm")
 # evaluation set of the DataModule -> (prefix of its validation loss, prefix of its test metrics);
@@ -220,7 +230,9 @@ class DiffusionBumpsModule(LightningModule):
 
     def _log_loss(self, loss_metric: MeanMetric, prefix: str) -> None:
         if loss_metric.update_called:  # skipped when the loop ran no batch of this set
-            self.log(f"{prefix}/loss", loss_metric.compute(), add_dataloader_idx=False)  # compute: collective
+            # compute() is a collective that returns the mean over all ranks, the same on each: sync_dist's
+            # mean over ranks returns it unchanged and marks it as the global value
+            self.log(f"{prefix}/loss", loss_metric.compute(), sync_dist=True, add_dataloader_idx=False)
         loss_metric.reset()
 
     def _log_generation(self, metric: GenerationScores, prefix: str) -> dict[str, float]:
@@ -268,6 +280,56 @@ class DiffusionBumpsModule(LightningModule):
         for i, name in enumerate(self._eval_set_names()):
             self._log_loss(self.test_losses[i], EVAL_SET_PREFIXES[name][1])
             self._log_generation(self.test_scores[i], EVAL_SET_PREFIXES[name][1])
+
+    # --------------------------------------------------------------------------- prediction
+    def predict_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, torch.Tensor]:
+        """Samples for new conditions (`predict.py`; batches of `ConditionsDataModule`: conditions (B, 2)
+        and their initial noise x_T (B, 1, N, N)). Returns, per sample: `samples` (B, 1, N, N) in
+        [0, 1], the requested `conditions`, and what the bump scorer reads from each sample:
+        `num_peaks`, `location` (x, y) of the strongest peak (NaN without a peak), `location_error` (its
+        distance to the condition), `phase` (0, 1, 2 = A, B, C: not one bump, one bump elsewhere, one
+        bump within `tolerance` of the condition)."""
+        cond, x_T = batch
+        generator = torch.Generator().manual_seed(condition_seed(self.hparams.test_seed + 2, cond[:1])[0] + batch_idx)
+        samples = from_model_range(self.sample(cond, x_T, generator))
+        hp = self.hparams
+        scores = score_bumps(samples, cond, hp.peak_threshold, hp.tolerance, hp.periodic, hp.sigma, hp.sigma_y,
+                             hp.max_area)
+        return {"samples": samples.detach().cpu(), "conditions": cond.detach().cpu(), "num_peaks": scores.num_peaks,
+                "location": scores.location, "location_error": scores.location_error, "phase": scores.phase}
+
+    def log_predictions(self, trainer, predictions: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Log what a prediction run generated (rank zero; called by the pipeline's prediction writer):
+        the samples with the requested (red +) and the found (x) bump centres as `predictions/samples.png`,
+        one record per sample (requested and found position, peaks, phase, error) as
+        `predictions/positions.json`; returns the summary metrics `predict/frac_A`, `predict/frac_B`,
+        `predict/frac_C` and `predict/loc_error` (mean error of the one-bump samples)."""
+        cond, found, phase = predictions["conditions"], predictions["location"], predictions["phase"]
+        records = []
+        for i in range(len(cond)):
+            has_peak = not math.isnan(float(found[i, 0]))  # found = the strongest peak's centre
+            records.append({
+                "x": float(cond[i, 0]), "y": float(cond[i, 1]),
+                "found_x": float(found[i, 0]) if has_peak else None, "found_y": float(found[i, 1]) if has_peak else None,
+                "num_peaks": int(predictions["num_peaks"][i]), "phase": "ABC"[int(phase[i])],
+                "error": float(predictions["location_error"][i]) if has_peak else None,
+            })
+        log_table(trainer, records, "predictions/positions.json")
+        counts = torch.bincount(phase, minlength=3).double() / max(len(phase), 1)
+        summary = {"predict/frac_A": float(counts[0]), "predict/frac_B": float(counts[1]),
+                   "predict/frac_C": float(counts[2])}
+        one_bump = phase != PHASE_A
+        if bool(one_bump.any()):
+            summary["predict/loc_error"] = float(predictions["location_error"][one_bump].double().mean())
+        figure = prediction_figure(predictions["samples"], cond, found, phase, summary, self.hparams.figure_max_samples)
+        log_figure(trainer, figure, "predictions/samples.png")
+        for record in records[:20]:
+            log.info("condition (%g, %g): phase %s, %d peak(s), strongest at %s", record["x"], record["y"],
+                     record["phase"], record["num_peaks"],
+                     "none" if record["found_x"] is None else f"({record['found_x']:.2f}, {record['found_y']:.2f})")
+        if len(records) > 20:
+            log.info("... %d more samples in predictions/positions.json", len(records) - 20)
+        return summary
 
     def on_train_end(self) -> None:
         history = self.generation_history

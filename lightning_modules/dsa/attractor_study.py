@@ -71,7 +71,8 @@ class AttractorSimilarityStudy(LightningModule):
         self.results = {"dsa": dsa_distances, "procrustes": procrustes, "kind": kinds}
         for name, distances in (("dsa", dsa_distances), ("procrustes", procrustes)):
             for key, value in cluster_separation(distances, kinds).items():
-                self.log(f"attractors/{key}_{name}", value, batch_size=1)
+                # every rank analyses the whole family (one test item): the mean over ranks is the value
+                self.log(f"attractors/{key}_{name}", value, batch_size=1, sync_dist=True)
         if self.trainer is not None and self.trainer.is_global_zero:
             self._log_figure(dsa_distances, procrustes, kinds)
 

@@ -11,10 +11,14 @@ cues and log the recall:
   the expander, `fit/rate_bound` (1 - gamma r / z);
 - val/test: `<stage>/exact_recall` (fraction of cues recovered exactly), `<stage>/bit_accuracy`,
   `<stage>/steps`, `<stage>/unconverged`, `<stage>/spurious` (ended at a fixed point that is no
-  stored state), `<stage>/wrong_memory` (ended at another stored state).
+  stored state), `<stage>/wrong_memory` (ended at another stored state);
+- predict (`predict.py experiment=expander_hopfield predict.inputs=<cues>`): the network's dynamics
+  from new cues; per cue the recalled state, whether it converged and whether it is a stored state.
 """
 
 from __future__ import annotations
+
+import logging
 
 import torch
 from lightning.pytorch import LightningModule
@@ -23,10 +27,14 @@ from torchmetrics import MeanMetric
 
 from neurobolts.callbacks.recall_curve.recall import recall_scores, run_to_fixed_point
 from neurobolts.datamodules.expander_hopfield.bit_flips import corrupt
+from neurobolts.lightning_modules.expander_hopfield.figures import recall_figure
 from neurobolts.lightning_modules.expander_hopfield.hebbian import check_hopfield_arguments
 from neurobolts.lightning_modules.expander_hopfield.memory import MEMORY_KINDS, build_memory
 from neurobolts.lightning_modules.expander_hopfield.network import check_expander_arguments
 from neurobolts.plugins.checks import check_choice, check_int, check_positive_int
+from neurobolts.plugins.figures import log_figure, log_table
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("exact_recall", "bit_accuracy", "steps", "unconverged", "spurious", "wrong_memory")
 
@@ -46,6 +54,11 @@ class ExpanderHopfieldModule(LightningModule):
     max_steps: cap on parallel steps during recall.
     graph_seed: seed of the graph (expander) or of the patterns (hopfield).
     """
+
+    # Nothing is learned: the network is built from the config and `graph_seed` (`configure_model`), so
+    # `predict.py` may run without a checkpoint (the training run writes none, see
+    # configs/experiment/expander_hopfield.yaml); a checkpoint given with ckpt_path is loaded.
+    predict_without_checkpoint = True
 
     def __init__(
         self,
@@ -120,10 +133,11 @@ class ExpanderHopfieldModule(LightningModule):
         memory = self.memory
         self.log("fit/fixed_point_fraction", self.fixed_points.compute(), sync_dist=True)
         self.fixed_points.reset()
-        self.log("fit/log2_stored_states", float(memory.log2_stored_states))
-        self.log("fit/rate", float(memory.rate))
+        # properties of the network, which every rank builds alike: the mean over ranks is the value
+        self.log("fit/log2_stored_states", float(memory.log2_stored_states), sync_dist=True)
+        self.log("fit/rate", float(memory.rate), sync_dist=True)
         if self.hparams.kind == "expander":
-            self.log("fit/rate_bound", float(memory.rate_bound))
+            self.log("fit/rate_bound", float(memory.rate_bound), sync_dist=True)
 
     # ----------------------------------------------------------------------------- recall
     def recall(self, messages: torch.Tensor, flips: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -153,3 +167,41 @@ class ExpanderHopfieldModule(LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_recall("test")
+
+    # --------------------------------------------------------------------------- prediction
+    def predict_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, torch.Tensor]:
+        """Recall from new cues (`predict.py`; batches of `CuesDataModule`: cues (B, N) of 0/1). Runs the
+        network's own dynamics for at most `max_steps` parallel steps and returns, per cue: `cues`,
+        `recalled` (the final state), `steps` (steps that changed the state), `converged` (the final state
+        is a fixed point), `stored` (it is a stored state: a global codeword of the expander, one of the
+        patterns of the Hopfield baseline) and `bits_changed` (Hamming distance from the cue)."""
+        (cues,) = batch
+        result = run_to_fixed_point(self.memory, cues, self.hparams.max_steps)
+        stored = self.memory.is_stored(result.final)
+        return {"cues": cues.cpu(), "recalled": result.final.cpu(), "steps": result.steps.cpu(),
+                "converged": result.converged.cpu(), "stored": stored.cpu(),
+                "bits_changed": (result.final != cues).sum(dim=1).cpu()}
+
+    def log_predictions(self, trainer, predictions: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Log what a prediction run recalled (rank zero; called by the pipeline's prediction writer):
+        one record per cue (steps, converged, stored, bits changed) as `predictions/recall.json`, the
+        cues and recalled states as `predictions/recall.png`; returns the summary metrics
+        `predict/converged`, `predict/stored` (fractions of cues), `predict/spurious` (converged to a
+        state that is not stored) and `predict/steps` (mean)."""
+        converged, stored = predictions["converged"], predictions["stored"]
+        records = [{"cue": i, "converged": bool(converged[i]), "stored": bool(stored[i]),
+                    "steps": int(predictions["steps"][i]), "bits_changed": int(predictions["bits_changed"][i])}
+                   for i in range(len(converged))]
+        log_table(trainer, records, "predictions/recall.json")
+        figure = recall_figure(predictions["cues"], predictions["recalled"], stored)
+        log_figure(trainer, figure, "predictions/recall.png")
+        for record in records[:20]:
+            log.info("cue %d: %s after %d steps, %d bits changed", record["cue"],
+                     "stored state" if record["stored"] else
+                     "fixed point that is no stored state" if record["converged"] else "not converged",
+                     record["steps"], record["bits_changed"])
+        if len(records) > 20:
+            log.info("... %d more cues in predictions/recall.json", len(records) - 20)
+        return {"predict/converged": float(converged.float().mean()), "predict/stored": float(stored.float().mean()),
+                "predict/spurious": float((converged & ~stored).float().mean()),
+                "predict/steps": float(predictions["steps"].float().mean())}

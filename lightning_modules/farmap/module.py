@@ -3,15 +3,15 @@ sections 4 and 6).
 
 Nothing is trained (the experiment sets `train: false`): each test (or validation) batch is one
 episode of `FarMapEpisodesDataModule` (a coloured, scaled map and a start pose), and every agent of
-`agents` explores it for `num_steps` moves (`agent.run_episode`, numpy). Per agent `<a>` the epoch
-logs the means over episodes of
+`agents` explores it for `num_steps` moves (`agent.run_episode`, numpy). Per agent `<a>` (`farmap`,
+`frontier`: the agent is the metric group) the epoch logs the means over episodes of
 
-- `farmap/<a>/coverage_auc`: mean seen_ratio over steps 1..T;
-- `farmap/<a>/steps_to_90`: first step with seen_ratio >= 0.9, counted as T when never reached
-  (`farmap/<a>/reached_90` is the fraction of episodes that reached it);
-- `farmap/<a>/final_coverage`, `farmap/<a>/memory_mean`, `farmap/<a>/memory_max` (cells of the
-  active map's known bounding box), `farmap/<a>/memory_ratio` (over the map's H x W);
-- `farmap/<a>/fragmentations`, `farmap/<a>/recalls` (counts per episode), `farmap/<a>/steps_per_s`;
+- `<a>/coverage_auc`: mean seen_ratio over steps 1..T;
+- `<a>/steps_to_90`: first step with seen_ratio >= 0.9, counted as T when never reached
+  (`<a>/reached_90` is the fraction of episodes that reached it);
+- `<a>/final_coverage`, `<a>/memory_mean`, `<a>/memory_max` (cells of the
+  active map's known bounding box), `<a>/memory_ratio` (over the map's H x W);
+- `<a>/fragmentations`, `<a>/recalls` (counts per episode), `<a>/steps_per_s`;
 
 and, when both agents run, the paired comparison `farmap/memory_vs_frontier` (FARMap's mean active
 memory over Frontier's) and `farmap/auc_diff` (FARMap - Frontier coverage AUC). Every sum is a
@@ -126,12 +126,11 @@ class FarMapStudy(EpisodeStudy):
         values: dict[str, float] = {}
         for agent in self.agents:  # every compute is a collective: every rank runs all of them
             for key in SUMMARY_KEYS:
-                values[f"farmap/{agent}/{key}"] = float(self.means[agent][key].compute())
+                values[f"{agent}/{key}"] = float(self.means[agent][key].compute())
                 self.means[agent][key].reset()
         if {"farmap", "frontier"} <= set(self.agents):
-            values["farmap/memory_vs_frontier"] = values["farmap/farmap/memory_mean"] / \
-                values["farmap/frontier/memory_mean"]
-            values["farmap/auc_diff"] = values["farmap/farmap/coverage_auc"] - values["farmap/frontier/coverage_auc"]
+            values["farmap/memory_vs_frontier"] = values["farmap/memory_mean"] / values["frontier/memory_mean"]
+            values["farmap/auc_diff"] = values["farmap/coverage_auc"] - values["frontier/coverage_auc"]
         records = {agent: self.records[agent].compute() for agent in self.agents}
         curves = {agent: {key: self.curves[f"{agent}_{key}"].compute() for key in CURVE_KEYS} for agent in self.agents}
         for metric in (*self.records.values(), *self.curves.values()):

@@ -8,8 +8,8 @@ shared over DDP ranks) with every method:
 - `random`: uniform random point mutations with the same rounds, clustering and acceptance on the
   unsmoothed predictor (a simple baseline);
 selects each seed's top 128 (spec 2.6), scores them with the oracle, and logs on the task's run
-`ggs/<method>/median_fitness`, `diversity`, `novelty` (means over seeds; `_std` their spread over
-seeds), the holdout errors of both predictors, a figure, and the sampled sequences as CSV artefacts of
+`<method>/median_fitness`, `diversity`, `novelty` (e.g. `ggs/median_fitness`, `gwg/novelty`; means
+over seeds; `_std` their spread over seeds), the holdout errors of both predictors, a figure, and the sampled sequences as CSV artefacts of
 a nested `sampling` run.
 """
 
@@ -188,12 +188,14 @@ class GGSStudy(EpisodeStudy):
                 values = mine[:, COLUMNS.index(key)]
                 values = values[np.isfinite(values)]
                 if len(values):
-                    logged[f"ggs/{method}/{key}"] = float(values.mean())
-                    logged[f"ggs/{method}/{key}_std"] = float(values.std())
+                    logged[f"{method}/{key}"] = float(values.mean())
+                    logged[f"{method}/{key}_std"] = float(values.std())
         logged.update(self.stages.metrics)
         logged["ggs/seeds"] = float(len(np.unique(rows[:, 0])))
+        # the same on every rank (the records are gathered, the stages' models are the same): the mean over
+        # ranks is the value, and marks it as the global one
         for name, value in logged.items():
-            self.log(name, value, sync_dist=False)
+            self.log(name, value, sync_dist=True)
         if self.trainer.is_global_zero:
             self._log_sampling_run(rows)
             self._log_figure(rows)

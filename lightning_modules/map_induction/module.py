@@ -3,18 +3,18 @@ of the same episodes (docs/papers/map_induction.md sections 2.6, 2.7, 4 and 6).
 
 Nothing is trained (`train: false`): each test (or validation) batch is one episode of
 `MapInductionEpisodesDataModule` (a world and a seed) and every agent of `agents` runs it
-(`agents.run_episode`, numpy) with the same seed. Per agent `<a>` the epoch logs the means over
-episodes of
+(`agents.run_episode`, numpy) with the same seed. Per agent `<a>` (the metric group: `uniform`,
+`map`, `dpomcp`, `random`) the epoch logs the means over episodes of
 
-- `map_induction/<a>/steps_to_all_rewards` (max_steps when not all were collected),
-- `map_induction/<a>/observed_fraction` (the fraction of the world's cells seen when the last reward
-  was collected, or at the end), `map_induction/<a>/all_collected`, `map_induction/<a>/recomputations`
-  (hypothesis sets computed per episode), `map_induction/<a>/decisions_per_s`;
+- `<a>/steps_to_all_rewards` (max_steps when not all were collected),
+- `<a>/observed_fraction` (the fraction of the world's cells seen when the last reward was collected,
+  or at the end), `<a>/all_collected`, `<a>/recomputations` (hypothesis sets computed per episode),
+  `<a>/decisions_per_s`;
 
-and per world `<w>`, for each inductive agent `<i>` (dpomcp, map) run beside Uniform-POMCP:
-`map_induction/<w>/steps_<i>_minus_uniform` (mean paired difference) and
-`map_induction/<w>/p_<i>_lt_uniform`, the one-sided Wilcoxon signed-rank p-value of "<i> needs fewer
-steps than Uniform-POMCP" on the paired episodes (spec oracle 7.8: p < 0.05 on repeated-room worlds;
+and per world `<w>` (the metric group), for each inductive agent `<i>` (dpomcp, map) run beside
+Uniform-POMCP: `<w>/<i>_vs_uniform`, the mean paired difference of the steps to all rewards (<i> minus
+Uniform-POMCP: negative when <i> needs fewer), and `<w>/<i>_p_value`, the one-sided Wilcoxon
+signed-rank p-value of "<i> needs fewer steps than Uniform-POMCP" on the paired episodes (spec oracle 7.8: p < 0.05 on repeated-room worlds;
 on a non-repeating control no difference is expected).
 Every number is a torchmetrics state reduced over ranks (sums and concatenations), so the results do
 not depend on how the episodes are shared out. Rank zero logs `map_induction/episodes.json` (one record
@@ -133,7 +133,7 @@ class MapInductionStudy(EpisodeStudy):
         for agent in self.agents:  # every compute is a collective: every rank runs all of them
             for key in SUMMARY_KEYS:
                 metric = self.means[agent][key]
-                values[f"map_induction/{agent}/{key}"] = float(metric.compute()) if metric.update_count else math.nan
+                values[f"{agent}/{key}"] = float(metric.compute()) if metric.update_count else math.nan
                 metric.reset()
         records = self.records.compute().reshape(-1, 6).cpu().numpy()
         self.records.reset()
@@ -141,8 +141,8 @@ class MapInductionStudy(EpisodeStudy):
         for agent in ("dpomcp", "map"):
             if {agent, "uniform"} <= set(self.agents):
                 for row in table:
-                    values[f"map_induction/{row['world']}/steps_{agent}_minus_uniform"] = row[f"{agent}_minus_uniform"]
-                    values[f"map_induction/{row['world']}/p_{agent}_lt_uniform"] = row[f"p_{agent}_lt_uniform"]
+                    values[f"{row['world']}/{agent}_vs_uniform"] = row[f"{agent}_minus_uniform"]
+                    values[f"{row['world']}/{agent}_p_value"] = row[f"p_{agent}_lt_uniform"]
         for name, value in values.items():
             if math.isfinite(value):
                 self.log(name, value, sync_dist=True)  # the same value on every rank: the mean changes nothing
