@@ -14,8 +14,19 @@ from neurobolts.datamodules.dsa.attractor_dynamics import attractor_family, vali
 
 
 class AttractorSystemsDataModule(LightningDataModule):
-    """Args: n_models (triples), n_trials (per condition), steps, dt, noise (sigma), input_strength
-    (u = +/- it), seed. Batch: {"trials", "averages", "kind", "model"} tensors."""
+    """Families of saddle / line / point attractor systems whose condition averages match.
+
+    Args:
+        n_models: triples of systems (one of each kind).
+        n_trials: trials per condition.
+        steps: time steps per trial.
+        dt: integration step.
+        noise: sigma of the noise.
+        input_strength: the input u = +/- input_strength.
+        seed: seed of the family.
+
+    A batch is a dict of tensors {"trials", "averages", "kind", "model"}.
+    """
 
     def __init__(self, n_models: int = 4, n_trials: int = 15, steps: int = 300, dt: float = 0.01,
                  noise: float = 0.05, input_strength: float = 0.1, seed: int = 0) -> None:

@@ -34,8 +34,19 @@ def flip_flop_sequences(n_sequences: int, steps: int, n_bits: int = 3, pulse_pro
 
 
 class FlipFlopDataModule(LightningDataModule):
-    """Args: n_train / n_val sequences, steps, n_bits, pulse_probability, batch_size (global; divided by
-    the world size under DDP), n_probe (fixed probe sequences for analyses), seed."""
+    """Sequences of the n-bit flip-flop task.
+
+    Args:
+        n_train: training sequences.
+        n_val: validation sequences.
+        steps: time steps per sequence.
+        n_bits: input channels = output bits.
+        pulse_probability: chance of a pulse per channel and step.
+        batch_size: global batch size (divided by the world size under DDP).
+        n_probe: fixed probe sequences for analyses (`probe_batch()`).
+        seed: seed of the sequences.
+        num_workers: DataLoader workers.
+    """
 
     def __init__(self, n_train: int = 2048, n_val: int = 256, steps: int = 100, n_bits: int = 3,
                  pulse_probability: float = 0.05, batch_size: int = 64, n_probe: int = 32, seed: int = 0,

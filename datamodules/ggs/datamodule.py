@@ -39,14 +39,20 @@ def _checked_pair(tokens_name: str, tokens, targets_name: str, targets) -> tuple
 
 
 class FitnessDataModule(LightningDataModule):
-    """Args:
-    tokens: LongTensor (n, L) of sequences; targets: (n,) fitness values (stored as float32).
-    batch_size: rows per batch. val_size: rows held out for validation (0: no validation loop).
-    weighted_sampling: sample training rows with weights 1 / (y - min y + 1) (with replacement).
-    seed: seed of the validation split and of the training order. num_workers: DataLoader workers.
-    val_tokens, val_targets: an explicit validation set instead of `val_size` held-out rows (e.g. the
-        oracle's 200 held-out true rows while its training rows include random negatives, spec 2.3);
-        give both or neither, and then val_size must be 0.
+    """Sequences and their fitness for a regression stage (oracle, predictors).
+
+    Args:
+        tokens: LongTensor (n, L) of sequences.
+        targets: (n,) fitness values (stored as float32).
+        batch_size: rows per batch.
+        val_size: rows held out for validation (0: no validation loop).
+        weighted_sampling: sample training rows with weights 1 / (y - min y + 1) (with replacement).
+        seed: seed of the validation split and of the training order.
+        num_workers: DataLoader workers.
+        val_tokens: an explicit validation set instead of `val_size` held-out rows (e.g. the oracle's
+            200 held-out true rows while its training rows include random negatives, spec 2.3); give
+            it with `val_targets` or neither, and then val_size must be 0.
+        val_targets: the fitness values of `val_tokens`.
     """
 
     def __init__(self, tokens: torch.Tensor, targets: torch.Tensor, batch_size: int = 1024, val_size: int = 0,

@@ -34,8 +34,15 @@ def recurrent_layer(cell: str, input_size: int, hidden_size: int) -> nn.Module:
 
 
 class FlipFlopRNN(LightningModule):
-    """Args: cell (one of CELLS), hidden_size, n_bits, optimizer (partial taking the parameters;
-    default Adam 1e-3), scheduler (optional partial taking the optimizer, stepped every step)."""
+    """A recurrent network trained on the n-bit flip-flop task (readout of its hidden states).
+
+    Args:
+        cell: the recurrent cell, one of CELLS.
+        hidden_size: hidden units.
+        n_bits: input channels = output bits.
+        optimizer: partial taking the parameters (default Adam 1e-3).
+        scheduler: optional partial taking the optimizer, stepped every step.
+    """
 
     def __init__(self, cell: str = "gru", hidden_size: int = 64, n_bits: int = 3,
                  optimizer: Callable | None = None, scheduler: Callable | None = None) -> None:

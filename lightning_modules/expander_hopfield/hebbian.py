@@ -26,7 +26,13 @@ def check_hopfield_arguments(n_neurons: int, n_patterns: int | None) -> None:
 
 
 class HebbianHopfieldNetwork(CueSampling, nn.Module):
-    """Args: n_neurons N, n_patterns K (random patterns drawn from `generator`)."""
+    """A Hopfield network storing random patterns with the Hebbian rule (the capacity baseline).
+
+    Args:
+        n_neurons: N.
+        n_patterns: K, the random patterns stored (drawn from `generator`).
+        generator: the torch generator the patterns are drawn from.
+    """
 
     def __init__(self, n_neurons: int, n_patterns: int, generator: torch.Generator | None = None) -> None:
         super().__init__()

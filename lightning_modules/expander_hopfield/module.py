@@ -40,19 +40,21 @@ OUTCOMES = ("exact_recall", "bit_accuracy", "steps", "unconverged", "spurious", 
 
 
 class ExpanderHopfieldModule(LightningModule):
-    """Args:
-    kind: "expander" (the paper's network) or "hopfield" (Hebbian baseline).
-    n_neurons: N.
-    hamming_r: r of the local Hamming(2^r - 1, 2^r - 1 - r) codes (expander).
-    degree: gamma, glomeruli per input (expander).
-    self_coupling: lambda_self (expander; the spec's default 0, see its section 5).
-    decoder: "syndrome" or "wta" (explicit hidden units; expander).
-    wiring: "sparse" or "dense" (expander).
-    dynamics: "majority" (the spec's vote) or "adaptive" (single-vote flips when the vote is stuck
-        at a non-codeword; fixed points = codewords; not in the spec).
-    n_patterns: K, the patterns the Hopfield baseline stores (required for kind="hopfield").
-    max_steps: cap on parallel steps during recall.
-    graph_seed: seed of the graph (expander) or of the patterns (hopfield).
+    """An associative memory (the expander Hopfield network or the Hebbian baseline) as a LightningModule.
+
+    Args:
+        kind: "expander" (the paper's network) or "hopfield" (Hebbian baseline).
+        n_neurons: N.
+        hamming_r: r of the local Hamming(2^r - 1, 2^r - 1 - r) codes (expander).
+        degree: gamma, glomeruli per input (expander).
+        self_coupling: lambda_self (expander; the spec's default 0, see its section 5).
+        decoder: "syndrome" or "wta" (explicit hidden units; expander).
+        wiring: "sparse" or "dense" (expander).
+        dynamics: "majority" (the spec's vote) or "adaptive" (single-vote flips when the vote is stuck
+            at a non-codeword; fixed points = codewords; not in the spec).
+        n_patterns: K, the patterns the Hopfield baseline stores (required for kind="hopfield").
+        max_steps: cap on parallel steps during recall.
+        graph_seed: seed of the graph (expander) or of the patterns (hopfield).
     """
 
     # Nothing is learned: the network is built from the config and `graph_seed` (`configure_model`), so

@@ -74,9 +74,15 @@ class BaseCNN(nn.Module):
 class FitnessRegressor(LightningModule):
     """MSE regression of fitness with a BaseCNN (spec 2.3).
 
-    Args: num_states, channels, kernel_size, hidden (the BaseCNN's), optimizer (a partial taking the
-    parameters; default Adam lr 1e-4, weight_decay 1e-4, betas (0.9, 0.999)), scheduler (optional
-    partial taking the optimiser, stepped every step)."""
+    Args:
+        num_states: alphabet size (the BaseCNN's).
+        channels: convolution channels (the BaseCNN's).
+        kernel_size: convolution width (the BaseCNN's).
+        hidden: hidden units of the dense head (the BaseCNN's).
+        optimizer: a partial taking the parameters (default Adam lr 1e-4, weight_decay 1e-4,
+            betas (0.9, 0.999)).
+        scheduler: optional partial taking the optimiser, stepped every step.
+    """
 
     def __init__(self, num_states: int = 20, channels: int = 256, kernel_size: int = 5, hidden: int = 512,
                  optimizer: Callable | None = None, scheduler: Callable | None = None) -> None:
