@@ -34,13 +34,16 @@ def check_conditions(conditions: torch.Tensor, image_size: int, field: str = "pr
 
 
 class ConditionsDataModule(LightningDataModule):
-    """Args:
-    inputs: the conditions, a file or a list of (x, y) rows (`predict.inputs`).
-    image_size: N of the trained model's images (the config passes `${data.image_size}`).
-    samples_per_condition: samples generated for every condition (each from its own noise).
-    batch_size: samples per batch.
-    num_workers, pin_memory: DataLoader options.
-    seed: seed of the initial noise images.
+    """The new conditions of a prediction run, each repeated with its own initial noise.
+
+    Args:
+        inputs: the conditions, a file or a list of (x, y) rows (`predict.inputs`).
+        image_size: N of the trained model's images (the config passes `${data.image_size}`).
+        samples_per_condition: samples generated for every condition (each from its own noise).
+        batch_size: samples per batch.
+        num_workers: DataLoader workers.
+        pin_memory: DataLoader pin_memory.
+        seed: seed of the initial noise images.
     """
 
     def __init__(self, inputs: Any, image_size: int = 16, samples_per_condition: int = 1, batch_size: int = 256,

@@ -31,11 +31,14 @@ def check_cues(cues: torch.Tensor, n_neurons: int, field: str = "predict.inputs"
 
 
 class CuesDataModule(LightningDataModule):
-    """Args:
-    inputs: the cues, a file or a list of rows of 0/1 (`predict.inputs`).
-    n_neurons: N of the memory (the config passes `${model.n_neurons}`).
-    batch_size: cues per batch.
-    num_workers, pin_memory: DataLoader options.
+    """The new cues of a prediction run.
+
+    Args:
+        inputs: the cues, a file or a list of rows of 0/1 (`predict.inputs`).
+        n_neurons: N of the memory (the config passes `${model.n_neurons}`).
+        batch_size: cues per batch.
+        num_workers: DataLoader workers.
+        pin_memory: DataLoader pin_memory.
     """
 
     def __init__(self, inputs: Any, n_neurons: int = 600, batch_size: int = 500, num_workers: int = 0,
